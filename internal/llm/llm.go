@@ -1,0 +1,265 @@
+// Package llm holds the provider-neutral types at the hub of airgw: the chat
+// request, the response, stream events, token usage, the failure classes and
+// the one-method Provider contract that every provider adapter implements.
+//
+// Inbound dialects (the OpenAI and Anthropic client APIs) decode into these
+// types and encode from them; provider adapters translate them to and from
+// their vendor's wire format. The package imports nothing from airgw, in the
+// spirit of database/sql/driver.
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Dialect names a client-facing API.
+type Dialect string
+
+// Dialects airgw speaks to clients.
+const (
+	DialectOpenAI    Dialect = "openai"
+	DialectAnthropic Dialect = "anthropic"
+)
+
+// Role is the author of a message.
+type Role string
+
+// Message roles. RoleDeveloper is OpenAI's newer name for a system message.
+const (
+	RoleSystem    Role = "system"
+	RoleDeveloper Role = "developer"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+	RoleTool      Role = "tool"
+)
+
+// PartType is the kind of a content part.
+type PartType string
+
+// Content part kinds.
+const (
+	PartText  PartType = "text"
+	PartImage PartType = "image"
+)
+
+// Part is one piece of a message's content.
+type Part struct {
+	Type PartType
+	Text string // PartText
+	// ImageURL is an http(s) URL or a data: URL (base64) for PartImage.
+	ImageURL string
+	// ImageDetail is OpenAI's "detail" hint (auto, low, high); empty when unset.
+	ImageDetail string
+}
+
+// ToolCall is a function call made by the assistant.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string // JSON text, as produced by the model
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    Role
+	Content []Part
+	// ContentIsString records that the client sent content as a plain string
+	// rather than an array of parts, so that it can be echoed the same way.
+	ContentIsString bool
+	Name            string
+	ToolCalls       []ToolCall // RoleAssistant
+	ToolCallID      string     // RoleTool
+}
+
+// Text returns the concatenated text parts of m.
+func (m *Message) Text() string {
+	if len(m.Content) == 1 && m.Content[0].Type == PartText {
+		return m.Content[0].Text
+	}
+	var n int
+	for _, p := range m.Content {
+		n += len(p.Text)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range m.Content {
+		if p.Type == PartText {
+			b = append(b, p.Text...)
+		}
+	}
+	return string(b)
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage // JSON Schema; nil when absent
+	Strict      *bool
+}
+
+// ToolChoice constrains tool use. Mode is "auto", "none", "required" or
+// "function" (then Name names the function).
+type ToolChoice struct {
+	Mode string
+	Name string
+}
+
+// ResponseFormat asks for structured output. Type is "text", "json_object"
+// or "json_schema" (then Name, Schema and Strict apply).
+type ResponseFormat struct {
+	Type   string
+	Name   string
+	Schema json.RawMessage
+	Strict *bool
+}
+
+// Request is a provider-neutral chat request.
+//
+// Model is the name the client asked for until routing, which replaces it
+// with the target's upstream model name on the copy sent to a provider.
+type Request struct {
+	Model             string
+	Messages          []Message
+	Tools             []Tool
+	ToolChoice        *ToolChoice
+	ParallelToolCalls *bool
+	MaxTokens         int // 0 when the client set no limit
+	Temperature       *float64
+	TopP              *float64
+	Stop              []string
+	N                 int // 0 or 1: one choice
+	Seed              *int64
+	ResponseFormat    *ResponseFormat
+	Stream            bool
+	// IncludeUsage records that a streaming client asked for a final usage
+	// chunk. Providers always request usage upstream regardless, so that
+	// every request is priced; the dialect strips it when not asked for.
+	IncludeUsage bool
+	User         string
+	Metadata     map[string]string
+
+	// Native is the client's body in its own dialect. A provider that speaks
+	// that dialect may send it upstream with only the fields airgw owns
+	// rewritten (model, stream options), so that fields airgw does not
+	// model pass through untouched. Nil when the request was built in code.
+	Native *Native
+}
+
+// Native is a request body as the client sent it.
+type Native struct {
+	Dialect  Dialect
+	Endpoint string // e.g. "/v1/chat/completions"
+	Body     json.RawMessage
+}
+
+// FinishReason says why generation stopped, in OpenAI's vocabulary.
+type FinishReason string
+
+// Finish reasons.
+const (
+	FinishStop          FinishReason = "stop"
+	FinishLength        FinishReason = "length"
+	FinishToolCalls     FinishReason = "tool_calls"
+	FinishContentFilter FinishReason = "content_filter"
+)
+
+// Usage counts the tokens of one request as the provider billed them.
+//
+// InputTokens is every prompt token, including those read from or written to
+// a prompt cache; CacheReadTokens and CacheWriteTokens are the parts of it
+// billed at cache rates. ReasoningTokens is the part of OutputTokens spent on
+// hidden reasoning.
+type Usage struct {
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+	CacheReadTokens  int64 `json:"cache_read_tokens,omitempty"`
+	CacheWriteTokens int64 `json:"cache_write_tokens,omitempty"`
+	ReasoningTokens  int64 `json:"reasoning_tokens,omitempty"`
+}
+
+// IsZero reports whether u counts no tokens at all.
+func (u Usage) IsZero() bool { return u == Usage{} }
+
+// Choice is one generated alternative.
+type Choice struct {
+	Index        int
+	Message      Message
+	FinishReason FinishReason
+}
+
+// Response is a complete, non-streaming chat response.
+type Response struct {
+	ID                string
+	Model             string // the upstream model that answered
+	Created           int64  // Unix seconds
+	SystemFingerprint string
+	Choices           []Choice
+	Usage             Usage
+	// UsageReported is false when the provider sent no usage.
+	UsageReported bool
+
+	// Native is the provider's body when it speaks Native.Dialect, so that a
+	// client of the same dialect can receive it with minimal rewriting.
+	Native *Native
+}
+
+// ToolCallDelta is a fragment of a streamed tool call. Index identifies the
+// call within the choice; ID and Name arrive in the first fragment.
+type ToolCallDelta struct {
+	Index     int
+	ID        string
+	Name      string
+	Arguments string
+}
+
+// Event is one streamed chunk of a response.
+type Event struct {
+	ID      string // response id, repeated on every event
+	Model   string
+	Created int64
+	Index   int // choice index
+
+	Role      Role   // set on the first delta of a choice
+	Text      string // content delta
+	ToolCalls []ToolCallDelta
+
+	FinishReason FinishReason // set on a choice's last event
+
+	// Usage is set on the event that reports usage (usually the last). For
+	// providers whose usage is cumulative, each report replaces the previous.
+	Usage *Usage
+
+	// Native is the provider's own encoding of this event, when the provider
+	// speaks Native.Dialect; nil otherwise.
+	Native *Native
+}
+
+// Stream is a streamed response. Next returns io.EOF after the last event of
+// a stream that ended cleanly, and an *Error for one that broke. Close
+// releases the upstream connection and may be called at any time, from the
+// goroutine calling Next.
+type Stream interface {
+	Next() (Event, error)
+	Close() error
+}
+
+// Reply is what a provider returns: exactly one of Response (when the request
+// did not stream) or Stream is set.
+type Reply struct {
+	Response *Response
+	Stream   Stream
+	// Header holds upstream response headers worth keeping (request ids,
+	// rate-limit state). Never forwarded to clients wholesale.
+	Header http.Header
+}
+
+// Provider is a configured upstream: an LLM vendor's API, reached with the
+// gateway's credentials. Implementations are safe for concurrent use.
+//
+// Chat sends req (whose Model is already the upstream model name) and returns
+// the reply, or an *Error classified by the adapter (see Code).
+type Provider interface {
+	Chat(ctx context.Context, req *Request) (*Reply, error)
+}
