@@ -79,6 +79,16 @@ type Sink interface {
 type Filter struct {
 	Since, Until time.Time // zero: unbounded
 	Limit        int       // 0: no limit
+
+	// The fields below match exactly when set; empty or zero matches all.
+	// Since is inclusive and Until exclusive, both on Start.
+	KeyID    string
+	Team     string
+	EndUser  string
+	Purpose  string
+	Model    string // the requested model
+	Provider string // the serving provider
+	Status   int    // the final HTTP status
 }
 
 // Source reads records back, oldest first.

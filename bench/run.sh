@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# bench/run.sh: measure airgw against two baselines in the same run, the fake
+# provider called directly ("direct") and a bare httputil.ReverseProxy in
+# front of it ("proxy"), and print the DESIGN.md §8 figures as differences
+# and ratios. See bench/README.md.
+#
+# Environment (defaults in brackets):
+#   DURATION     measured seconds per run [10]
+#   WARMUP       unmeasured warm-up per run, Go duration [2s]
+#   RATES        fixed rates, req/s [500 1000 2000]
+#   CONCURRENCY  closed-loop workers for the saturation run [64]
+#   STREAM_RATE  fixed rate of the streaming run, req/s [200]
+#   CHUNKS       chunks per streamed response [16]
+#   CHUNK_INTERVAL  delay between streamed chunks, Go duration [1ms]
+#   TARGETS      which targets to measure [direct proxy airgw]
+#   QUICK=1      DURATION=2 WARMUP=500ms: the load phase ends in under 60 s
+#   PIN=0        do not pin processes to CPUs
+#   OUT          results directory [bench/out/<UTC time>]
+#   MAX_TOTAL    hard limit on the whole script, seconds [1800]
+#   KEEP_TMP=1   keep the temporary directory (binaries, config, logs)
+#
+# Everything listens on 127.0.0.1 only; every load run is bounded in time.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+	DURATION=${DURATION:-2}
+	WARMUP=${WARMUP:-500ms}
+else
+	DURATION=${DURATION:-10}
+	WARMUP=${WARMUP:-2s}
+fi
+RATES=${RATES:-"500 1000 2000"}
+CONCURRENCY=${CONCURRENCY:-64}
+STREAM_RATE=${STREAM_RATE:-200}
+CHUNKS=${CHUNKS:-16}
+CHUNK_INTERVAL=${CHUNK_INTERVAL:-1ms}
+TARGETS=${TARGETS:-"direct proxy airgw"}
+PIN=${PIN:-1}
+MAX_TOTAL=${MAX_TOTAL:-1800}
+OUT=${OUT:-$ROOT/bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
+
+if ! [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 600 ]]; then
+	echo "run.sh: DURATION must be whole seconds in [1, 600], got '$DURATION'" >&2
+	exit 2
+fi
+for t in $TARGETS; do
+	case $t in direct | proxy | airgw) ;; *)
+		echo "run.sh: unknown target '$t' (want direct, proxy, airgw)" >&2
+		exit 2
+		;;
+	esac
+done
+case " $TARGETS " in *" direct "*) ;; *)
+	echo "run.sh: TARGETS must include direct: every figure is relative to it" >&2
+	exit 2
+	;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/airgw-bench.XXXXXX")
+mkdir -p "$OUT"
+PIDS=()
+WATCHDOG=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n $WATCHDOG ]]; then
+		kill "$WATCHDOG" 2>/dev/null || true
+		wait "$WATCHDOG" 2>/dev/null || true
+	fi
+	if [[ ${KEEP_TMP:-0} == 1 ]]; then
+		echo "run.sh: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The watchdog ends the script if it runs past MAX_TOTAL seconds; it sleeps
+# in one-second steps so that killing it leaves nothing behind.
+(
+	for ((i = 0; i < MAX_TOTAL; i++)); do sleep 1; done
+	echo "run.sh: MAX_TOTAL=${MAX_TOTAL}s exceeded, stopping" >&2
+	kill -TERM $$
+) &
+WATCHDOG=$!
+
+# CPU placement: the process under test (fake-direct, proxy or airgw) alone
+# on one CPU, the load generator and the upstream fake on the other. Go sets
+# GOMAXPROCS from the affinity mask, so the process under test runs on one
+# core, as DESIGN.md §8 asks.
+LOAD_CPU= SUT_CPU=
+if [[ $PIN == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+	LOAD_CPU=0
+	SUT_CPU=1
+	PLACEMENT="pinned with taskset: process under test on CPU $SUT_CPU; loadgen and upstream fake on CPU $LOAD_CPU"
+else
+	PLACEMENT="NOT pinned (PIN=0, no taskset or fewer than 2 CPUs): all processes share all CPUs"
+fi
+on_cpu() { # on_cpu CPU CMD...: run CMD pinned to CPU when pinning is on
+	local cpu=$1
+	shift
+	if [[ -n $cpu ]]; then
+		taskset -c "$cpu" "$@"
+	else
+		"$@"
+	fi
+}
+
+# start NAME CPU CMD...: start CMD in the background, logging to $tmp/NAME.log.
+start() {
+	local name=$1 cpu=$2
+	shift 2
+	# Not through on_cpu: a backgrounded function would run in a subshell
+	# and $! would be the subshell's pid, not the server's.
+	if [[ -n $cpu ]]; then
+		taskset -c "$cpu" "$@" >"$tmp/$name.log" 2>&1 &
+	else
+		"$@" >"$tmp/$name.log" 2>&1 &
+	fi
+	PIDS+=($!)
+	eval "PID_${name//-/_}=$!"
+}
+
+# listen_addr NAME: wait for "listening on ADDR" in NAME's log and print ADDR.
+listen_addr() {
+	local name=$1 addr
+	for ((i = 0; i < 100; i++)); do
+		addr=$(sed -n 's/^listening on //p' "$tmp/$name.log" | head -n 1)
+		if [[ -n $addr ]]; then
+			echo "$addr"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "run.sh: $name did not start; its log:" >&2
+	cat "$tmp/$name.log" >&2
+	return 1
+}
+
+free_port() {
+	local p
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "run.sh: no free port found" >&2
+	return 1
+}
+
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+echo "== airgw bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "   $(go version), $(nproc) CPUs, $(uname -r)"
+echo "   $PLACEMENT"
+echo "   targets: $TARGETS; duration ${DURATION}s + warm-up $WARMUP per run; rates: $RATES req/s;"
+echo "   saturation: closed loop, $CONCURRENCY workers; stream: $STREAM_RATE req/s, $CHUNKS chunks, $CHUNK_INTERVAL apart"
+echo "   results: $OUT"
+
+echo "-- building"
+go build -o "$tmp/" ./bench/fakeprovider ./bench/proxy ./bench/loadgen ./bench/report
+case " $TARGETS " in *" airgw "*)
+	if ! go build -o "$tmp/airgw" ./cmd/airgw; then
+		echo "run.sh: cannot build ./cmd/airgw; to measure the baselines alone, run with TARGETS='direct proxy'" >&2
+		exit 1
+	fi
+	;;
+esac
+
+FAKE_FLAGS=(-chunks "$CHUNKS" -chunk-interval "$CHUNK_INTERVAL")
+URL_direct= URL_proxy= URL_airgw= KEY=bench
+
+# The upstream fake serves the proxy and airgw; fake-direct is a second,
+# identical fake that is itself the process under test for "direct".
+start fake-up "$LOAD_CPU" "$tmp/fakeprovider" -addr 127.0.0.1:0 "${FAKE_FLAGS[@]}"
+start fake-direct "$SUT_CPU" "$tmp/fakeprovider" -addr 127.0.0.1:0 "${FAKE_FLAGS[@]}"
+UP_ADDR=$(listen_addr fake-up)
+URL_direct="http://$(listen_addr fake-direct)/v1/chat/completions"
+PID_direct=$PID_fake_direct
+
+case " $TARGETS " in *" proxy "*)
+	start proxy "$SUT_CPU" "$tmp/proxy" -addr 127.0.0.1:0 -upstream "http://$UP_ADDR"
+	URL_proxy="http://$(listen_addr proxy)/v1/chat/completions"
+	;;
+esac
+
+case " $TARGETS " in *" airgw "*)
+	AIRGW_PORT=$(free_port)
+	ADMIN_PORT=$(free_port)
+	cat >"$tmp/airgw.yaml" <<EOF
+server: {listen: 127.0.0.1:$AIRGW_PORT, admin_listen: 127.0.0.1:$ADMIN_PORT}
+storage: {sqlite: $tmp/airgw.db}
+log: {level: warn}
+providers:
+  fake: {type: openai_compatible, base_url: http://$UP_ADDR/v1, api_key: bench, allow_private_network: true}
+models:
+  bench-model:
+    targets: [{provider: fake, model: bench-model}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+EOF
+	"$tmp/airgw" keys create --config "$tmp/airgw.yaml" --name bench --json >"$tmp/key.json"
+	KEY=$(tr -d '\n' <"$tmp/key.json" | sed -n 's/.*"key"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+	if [[ -z $KEY ]]; then
+		echo "run.sh: no \"key\" in the output of 'airgw keys create':" >&2
+		cat "$tmp/key.json" >&2
+		exit 1
+	fi
+	start airgw "$SUT_CPU" "$tmp/airgw" serve --config "$tmp/airgw.yaml"
+	if ! "$tmp/loadgen" -wait "http://127.0.0.1:$AIRGW_PORT/readyz" -timeout 30s; then
+		echo "run.sh: airgw log:" >&2
+		cat "$tmp/airgw.log" >&2
+		exit 1
+	fi
+	URL_airgw="http://127.0.0.1:$AIRGW_PORT/v1/chat/completions"
+	;;
+esac
+
+# Idle RSS, before any load.
+sleep 1
+for t in $TARGETS; do
+	pid_var=PID_$t
+	rss_kib "${!pid_var}" >"$OUT/idle-$t.kib"
+done
+
+# loadgen TARGET SCENARIO ARGS...: one bounded run against TARGET.
+loadgen() {
+	local t=$1 scenario=$2
+	shift 2
+	local url_var=PID_$t
+	local pid=${!url_var}
+	url_var=URL_$t
+	local args=(-url "${!url_var}" -label "$t" -json "$OUT/$t-$scenario.json" -pid "target=$pid")
+	if [[ $t != direct ]]; then
+		args+=(-pid "upstream=$PID_fake_up")
+	fi
+	local key=bench
+	if [[ $t == airgw ]]; then key=$KEY; fi
+	on_cpu "$LOAD_CPU" timeout $((DURATION + 90)) "$tmp/loadgen" "${args[@]}" -key "$key" "$@"
+}
+
+# A handful of requests per target first, so that a broken target fails the
+# script now rather than producing a table of errors.
+echo "-- smoke test"
+for t in $TARGETS; do
+	loadgen "$t" smoke -concurrency 1 -n 5 -duration 10s
+	if ! grep -q '"ok": 5,' "$OUT/$t-smoke.json"; then
+		echo "run.sh: $t failed the smoke test (see $OUT/$t-smoke.json)" >&2
+		exit 1
+	fi
+	rm -f "$OUT/$t-smoke.json"
+done
+for t in $TARGETS; do
+	loadgen "$t" smoke -concurrency 1 -n 3 -duration 10s -stream >/dev/null
+	if ! grep -q '"ok": 3,' "$OUT/$t-smoke.json"; then
+		echo "run.sh: $t failed the streaming smoke test (see $OUT/$t-smoke.json)" >&2
+		exit 1
+	fi
+	rm -f "$OUT/$t-smoke.json"
+done
+
+# Scenario-major order: every scenario runs against all targets back to
+# back, so that the machine's drift hits them alike.
+echo "-- saturation (closed loop, $CONCURRENCY workers)"
+for t in $TARGETS; do
+	loadgen "$t" sat -concurrency "$CONCURRENCY" -duration "${DURATION}s" -warmup "$WARMUP"
+done
+for r in $RATES; do
+	echo "-- fixed rate $r req/s (open loop)"
+	for t in $TARGETS; do
+		loadgen "$t" "rate$r" -rate "$r" -duration "${DURATION}s" -warmup "$WARMUP"
+	done
+done
+echo "-- streaming, fixed rate $STREAM_RATE req/s"
+for t in $TARGETS; do
+	loadgen "$t" stream -stream -rate "$STREAM_RATE" -duration "${DURATION}s" -warmup "$WARMUP"
+done
+
+echo
+echo "== results ($PLACEMENT)"
+"$tmp/report" -dir "$OUT" | tee "$OUT/summary.txt"
+"$tmp/report" -dir "$OUT" -markdown >"$OUT/summary.md"
+echo
+echo "JSON reports, summary.txt and summary.md are in $OUT"

@@ -1,0 +1,171 @@
+// Package app is airgw's composition root: the one place that knows the
+// concrete types. It opens storage, builds the runtime from a config, wires
+// the pipeline to the HTTP server, and shuts everything down in order.
+// Nothing imports app but the CLI.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/config"
+	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/server"
+	"github.com/airgw/airgw/internal/store/sqlite"
+)
+
+// App is an opened gateway: storage, key checking and audit writing, ready
+// to serve or to answer CLI commands.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+
+	db     *sqlite.DB
+	hasher *keys.Hasher
+}
+
+// Open opens the storage named by cfg and loads (or creates) the HMAC
+// secret that virtual keys are hashed with.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dataDir := cfg.Storage.DataDir
+	if dataDir == "" {
+		dataDir = filepath.Dir(cfg.Storage.SQLite)
+	}
+	var secret []byte
+	if s := cfg.Auth.HMACSecret.Value(); s != "" {
+		if len(s) < 32 {
+			return nil, fmt.Errorf("auth.hmac_secret is %d bytes; use at least 32 random bytes (for example `openssl rand -hex 32`)", len(s))
+		}
+		secret = []byte(s)
+	} else {
+		var err error
+		if secret, err = keys.LoadOrCreateSecret(dataDir); err != nil {
+			return nil, fmt.Errorf("loading the key-hashing secret: %w", err)
+		}
+	}
+	db, err := sqlite.Open(ctx, cfg.Storage.SQLite)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.Storage.SQLite, err)
+	}
+	return &App{Config: cfg, Log: log, db: db, hasher: keys.NewHasher(secret)}, nil
+}
+
+// Close closes storage.
+func (a *App) Close() error { return a.db.Close() }
+
+// Keys returns the key manager used by `airgw keys`.
+func (a *App) Keys() *keys.Manager { return keys.NewManager(a.db, a.hasher, nil) }
+
+// Records returns the audit trail for queries and exports.
+func (a *App) Records() audit.Source { return a.db }
+
+// Serve runs the data plane until ctx is done, then drains: it stops
+// accepting connections, lets requests in flight finish (bounded by
+// server.shutdown_timeout) and flushes every audit record. ready, if not
+// nil, receives the bound address once the listener is open.
+func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
+	cfg := a.Config
+	rt, warns, err := BuildRuntime(cfg, pricing.Default())
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		a.Log.Warn(w.Message, "at", w.Pos.String())
+	}
+	auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{Logger: a.Log})
+	aw := audit.NewWriter(a.db, audit.WriterOptions{
+		BatchSize:     cfg.Audit.BatchSize,
+		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
+		Logger:        a.Log,
+	})
+	gw := gateway.New(rt, gateway.Options{Auth: auth, Audit: aw, Logger: a.Log})
+	handler := server.New(gw, server.Options{
+		MaxBody: int64(cfg.Server.MaxBody),
+		Logger:  a.Log,
+		Ready: func(ctx context.Context) map[string]error {
+			return map[string]error{"database": a.db.Ping(ctx)}
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(cfg.Server.IdleTimeout),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		where := ""
+		if p, ok := cfg.Position("server.listen"); ok {
+			where = " (" + p.String() + ")"
+		}
+		return fmt.Errorf("listening on %s%s: %w", cfg.Server.Listen, where, err)
+	}
+	a.Log.Info("airgw listening", "addr", ln.Addr().String(), "models", len(rt.Routes.Names()), "config_hash", shortHash(cfg.Hash()))
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	a.Log.Info("airgw shutting down", "drain_timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		a.Log.Warn("drain cut short; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	// Every handler has returned: each wrote its record. Flush them all.
+	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer acancel()
+	if err := aw.Close(actx); err != nil {
+		a.Log.Error("audit records not flushed", "err", err)
+		serveErr = errors.Join(serveErr, err)
+	}
+	_ = auth.Close(actx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// NewLogger returns the process logger configured by cfg.Log.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/airgw/airgw/internal/config"
+	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/netguard"
+	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/provider/demo"
+	"github.com/airgw/airgw/internal/route"
+
+	oaiprov "github.com/airgw/airgw/internal/provider/openai"
+)
+
+// Warning is something in the config that works but deserves attention,
+// such as a target that will be refused because it has no price.
+type Warning struct {
+	Pos     config.Pos
+	Message string
+}
+
+func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
+
+// BuildRuntime turns a validated config into the gateway's runtime:
+// provider clients, routes with their prices, team allow-lists and
+// deadlines. It makes no network calls.
+func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
+	providers := make(map[string]llm.Provider, len(cfg.Providers))
+	types := make(map[string]string, len(cfg.Providers))
+	for i := range cfg.Providers {
+		p := &cfg.Providers[i]
+		client, err := newProvider(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
+		}
+		providers[p.Name], types[p.Name] = client, p.Type
+	}
+	var warns []Warning
+	routes := make([]*route.Route, 0, len(cfg.Models))
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		hint := fmt.Sprintf("`price:` under `models.%s` in %s", m.Name, m.Pos)
+		targets := make([]route.Target, 0, len(m.Targets))
+		for _, t := range m.Targets {
+			rt := route.Target{
+				Provider:     t.Provider,
+				ProviderType: types[t.Provider],
+				Client:       providers[t.Provider],
+				Model:        t.Model,
+				Weight:       t.Weight,
+				PriceHint:    hint,
+			}
+			if m.Price != nil {
+				p := configPrice(m.Price)
+				rt.Price = &p
+			} else if p, ok := catalog.LookupTarget(rt.ProviderType, t.Model); ok {
+				rt.Price = &p
+			} else {
+				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
+			}
+			targets = append(targets, rt)
+		}
+		routes = append(routes, route.NewRoute(m.Name, targets))
+	}
+	teams := make(map[string][]string, len(cfg.Teams))
+	for _, t := range cfg.Teams {
+		teams[t.Name] = t.Models
+	}
+	return &gateway.Runtime{
+		Routes:  route.NewTable(routes...),
+		Teams:   teams,
+		Timeout: time.Duration(cfg.Routing.Timeout),
+	}, warns, nil
+}
+
+// configPrice converts a config price (pico-USD per token) to the catalog's
+// type. Cache and reasoning prices the operator did not set fall back as
+// pricing.Price.Cost describes.
+func configPrice(mp *config.ModelPrice) pricing.Price {
+	p := pricing.Price{Input: int64(mp.Input), Output: int64(mp.Output), Source: "config"}
+	if mp.CacheRead != nil {
+		p.CacheRead, p.Set = int64(*mp.CacheRead), p.Set|pricing.HasCacheRead
+	}
+	if mp.CacheWrite != nil {
+		p.CacheWrite, p.Set = int64(*mp.CacheWrite), p.Set|pricing.HasCacheWrite
+	}
+	if mp.Reasoning != nil {
+		p.Reasoning, p.Set = int64(*mp.Reasoning), p.Set|pricing.HasReasoning
+	}
+	return p
+}
+
+func newProvider(p *config.Provider) (llm.Provider, error) {
+	var client llm.Provider
+	switch p.Type {
+	case "demo":
+		client = &demo.Provider{Name: p.Name}
+	case "openai", "openai_compatible":
+		base := p.BaseURL
+		if base == "" {
+			base = "https://api.openai.com/v1"
+		}
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("base_url %q is not an http(s) URL", base)
+		}
+		headers := make(map[string]string, len(p.Headers))
+		for k, v := range p.Headers {
+			headers[k] = v.Value()
+		}
+		c, err := oaiprov.New(oaiprov.Config{
+			Name:         p.Name,
+			BaseURL:      base,
+			APIKey:       p.APIKey.Value(),
+			Organization: p.Organization,
+			Headers:      headers,
+			HTTPClient:   httpClient(p.AllowPrivateNetwork),
+			Compatible:   p.Type == "openai_compatible",
+		})
+		if err != nil {
+			return nil, err
+		}
+		client = c
+	default:
+		return nil, fmt.Errorf("provider type %q is not supported in this version of airgw", p.Type)
+	}
+	if p.Timeout > 0 {
+		client = &attemptTimeout{next: client, d: time.Duration(p.Timeout)}
+	}
+	return client, nil
+}
+
+// httpClient returns the client for one provider: connection reuse, no
+// redirects (a redirect could lead a credential elsewhere), and the dial
+// guard against private and metadata addresses.
+func httpClient(allowPrivate bool) *http.Client {
+	d := netguard.Dialer(allowPrivate, 10*time.Second)
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// attemptTimeout bounds one upstream attempt, stream included.
+type attemptTimeout struct {
+	next llm.Provider
+	d    time.Duration
+}
+
+func (a *attemptTimeout) Chat(ctx context.Context, req *llm.Request) (*llm.Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.d)
+	reply, err := a.next.Chat(ctx, req)
+	if err != nil || reply.Stream == nil {
+		cancel()
+		return reply, err
+	}
+	reply.Stream = &cancelStream{Stream: reply.Stream, cancel: cancel}
+	return reply, nil
+}
+
+type cancelStream struct {
+	llm.Stream
+	cancel context.CancelFunc
+}
+
+func (s *cancelStream) Close() error {
+	err := s.Stream.Close()
+	s.cancel()
+	return err
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/airgw/airgw/internal/app"
+	"github.com/airgw/airgw/internal/config"
+	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/pricing"
+)
+
+func (e *env) serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	listen := fs.String("listen", "", "override server.listen (host:port)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	if cf.demo {
+		if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
+			return usagef("--demo serves a key-less demo provider and only listens on loopback; %s is not a loopback address", cfg.Server.Listen)
+		}
+	}
+	log := app.NewLogger(cfg.Log, e.stderr)
+	a, err := app.Open(e.ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	var ready func(net.Addr)
+	if cf.demo {
+		plain, _, err := a.Keys().Create(e.ctx, keys.CreateOptions{Name: "demo-" + time.Now().UTC().Format("20060102-150405.000")})
+		if err != nil {
+			return fmt.Errorf("creating the demo key: %w", err)
+		}
+		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg) }
+	}
+	return a.Serve(e.ctx, ready)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config) {
+	base := "http://" + addr.String() + "/v1"
+	body := `{"model":"demo-fast","stream":true,"messages":[{"role":"user","content":"Hello, airgw!"}]}`
+	fmt.Fprintf(e.stdout, `
+airgw demo is running: a built-in demo provider, no provider account needed.
+
+  base URL  %s
+  API key   %s
+  models    demo-fast, demo-smart
+  data      %s
+
+Try it:
+
+  curl -N %s/chat/completions \
+    -H "Authorization: Bearer %s" \
+    -H "Content-Type: application/json" \
+    -H "X-Airgw-Purpose: first-try" \
+    -d '%s'
+
+Then see who used which model, for what, at what cost:
+
+  go run ./cmd/airgw audit export --demo
+
+Press Ctrl-C to stop.
+`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body)
+}
+
+func modelNames(cfg *config.Config) []string {
+	var out []string
+	for _, m := range cfg.Models {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func (e *env) check(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && cf.path == "" {
+		cf.path = pos[0] // `airgw check airgw.yaml` works too
+	} else if len(pos) > 0 {
+		return usagef("check: unexpected argument %q", pos[0])
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		if *asJSON {
+			e.printCheckJSON(nil, nil, err)
+		}
+		return err
+	}
+	_, warns, err := app.BuildRuntime(cfg, pricing.Default())
+	if *asJSON {
+		e.printCheckJSON(cfg, warns, err)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	fmt.Fprintf(e.stdout, "ok: %d providers, %d models, %d teams (config sha256 %s)\n",
+		len(cfg.Providers), len(cfg.Models), len(cfg.Teams), cfg.Hash()[:12])
+	return nil
+}
+
+func (e *env) printCheckJSON(cfg *config.Config, warns []app.Warning, err error) {
+	out := struct {
+		OK       bool     `json:"ok"`
+		Hash     string   `json:"sha256,omitempty"`
+		Errors   []string `json:"errors,omitempty"`
+		Warnings []string `json:"warnings,omitempty"`
+	}{OK: err == nil}
+	if cfg != nil {
+		out.Hash = cfg.Hash()
+	}
+	if err != nil {
+		out.Errors = strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+	}
+	for _, w := range warns {
+		out.Warnings = append(out.Warnings, w.String())
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}
+
+func (e *env) migrate(args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(e.ctx, cfg, nil) // Open applies migrations
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	fmt.Fprintf(e.stdout, "ok: %s is up to date\n", cfg.Storage.SQLite)
+	return nil
+}
+
+// withApp opens the app for a storage command.
+func (e *env) withApp(cf *configFlags, fn func(context.Context, *app.App) error) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if cf.demo {
+		if _, err := os.Stat(cfg.Storage.SQLite); err != nil {
+			return fmt.Errorf("no demo data at %s yet: run `airgw serve --demo` first", cfg.Storage.SQLite)
+		}
+	}
+	a, err := app.Open(e.ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(e.ctx, a)
+}

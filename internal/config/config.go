@@ -1,0 +1,338 @@
+// Package config loads and validates airgw.yaml, the file an operator writes
+// to describe what airgw serves: listeners, storage, providers and their
+// credentials, model aliases and their prices, routing and teams.
+//
+// Loading is strict. The file is decoded through yaml.Node, so every problem
+// carries its file, line and column; unknown fields, wrong types, bad units,
+// dangling references and duplicate keys are all errors, reported together,
+// sorted by position, one per line as
+//
+//	airgw.yaml:7:14: providers.openai.api_key: environment variable OPENAI_API_KEY is not set; export it or use ${OPENAI_API_KEY:-default}
+//
+// Values are expanded after YAML parsing, one scalar at a time, so an
+// environment variable can never inject YAML structure: ${VAR} and
+// ${VAR:-default} are replaced, $$ stands for a dollar, and a secret field
+// whose value is exactly file:/path is replaced by that file's contents.
+//
+// Fields that this version parses but does not act on yet are rejected with
+// "not yet supported in this version of airgw; remove it": a budget or a
+// policy that is accepted and then ignored would give false safety. The list
+// lives in support.go.
+//
+// A Config is immutable once returned and safe for concurrent reads.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Config is a loaded, defaulted and validated airgw.yaml.
+type Config struct {
+	// Server holds the listeners and HTTP server limits.
+	Server Server `json:"server"`
+	// Storage says where keys, usage and audit records are kept.
+	Storage Storage `json:"storage"`
+	// Auth holds the secret that virtual keys are hashed with.
+	Auth Auth `json:"auth"`
+	// Admin holds the control-plane credential (not yet supported).
+	Admin Admin `json:"admin"`
+	// Log configures the process log.
+	Log Log `json:"log"`
+	// Audit configures how audit records are batched to storage.
+	Audit Audit `json:"audit"`
+	// Providers lists the upstream providers in file order.
+	Providers []Provider `json:"providers"`
+	// Models lists the model aliases clients may request, in file order.
+	Models []Model `json:"models"`
+	// Routing holds deadlines and retry settings shared by all models.
+	Routing Routing `json:"routing"`
+	// Teams lists the teams in file order.
+	Teams []Team `json:"teams"`
+	// Policies holds the default request policies (not yet supported).
+	Policies Policies `json:"policies"`
+
+	hash      string
+	positions map[string]Pos
+}
+
+// Hash returns the hex SHA-256 of the raw file bytes the Config was parsed
+// from, so a reload can tell whether anything changed.
+func (c *Config) Hash() string { return c.hash }
+
+// Position returns where the value at path (such as "server.listen" or
+// "models.gpt-4o.targets[0].provider") was written, so errors found after
+// loading, such as a listener that cannot bind, can point into the file.
+// The second result is false when the path was not written in the file.
+func (c *Config) Position(path string) (Pos, bool) {
+	p, ok := c.positions[path]
+	return p, ok
+}
+
+// Provider returns the provider with the given name, or nil.
+func (c *Config) Provider(name string) *Provider {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return &c.Providers[i]
+		}
+	}
+	return nil
+}
+
+// Model returns the model with the given alias, or nil.
+func (c *Config) Model(name string) *Model {
+	for i := range c.Models {
+		if c.Models[i].Name == name {
+			return &c.Models[i]
+		}
+	}
+	return nil
+}
+
+// Team returns the team with the given name, or nil.
+func (c *Config) Team(name string) *Team {
+	for i := range c.Teams {
+		if c.Teams[i].Name == name {
+			return &c.Teams[i]
+		}
+	}
+	return nil
+}
+
+func hashBytes(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Server configures the data-plane and admin listeners.
+type Server struct {
+	// Listen is the data-plane address, host:port. Default 127.0.0.1:8080.
+	Listen string `json:"listen"`
+	// AdminListen is the admin API and dashboard address. Default 127.0.0.1:8081.
+	AdminListen string `json:"admin_listen"`
+	// MaxBody is the largest request body accepted. Default 4MiB.
+	MaxBody Size `json:"max_body"`
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// ShutdownTimeout bounds the graceful drain on shutdown. Default 30s.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// Pos is where the server section starts; zero when absent.
+	Pos Pos `json:"-"`
+}
+
+// Storage says where state that changes at run time is kept.
+type Storage struct {
+	// SQLite is the path of the SQLite database file. Default ./airgw.db.
+	SQLite string `json:"sqlite"`
+	// DataDir holds files airgw generates (the HMAC secret, the audit
+	// spool). Default: the directory of the SQLite file.
+	DataDir string `json:"data_dir"`
+	// Postgres is a PostgreSQL URL (not yet supported).
+	Postgres Secret `json:"postgres"`
+	// Redis is a Redis URL (not yet supported).
+	Redis Secret `json:"redis"`
+	// Pos is where the storage section starts; zero when absent.
+	Pos Pos `json:"-"`
+}
+
+// Auth configures how virtual keys are checked.
+type Auth struct {
+	// HMACSecret keys the HMAC-SHA-256 under which virtual keys are stored.
+	// Empty means the application generates one into Storage.DataDir.
+	HMACSecret Secret `json:"hmac_secret"`
+	// Pos is where the auth section starts; zero when absent.
+	Pos Pos `json:"-"`
+}
+
+// Admin configures the control plane.
+type Admin struct {
+	// Key is the admin credential (not yet supported).
+	Key Secret `json:"key"`
+	// Pos is where the admin section starts; zero when absent.
+	Pos Pos `json:"-"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `json:"level"`
+	// Format is text or json. Default text.
+	Format string `json:"format"`
+}
+
+// Audit configures the batching of audit records.
+type Audit struct {
+	// BatchSize is the most records written in one transaction, 1 to 10000.
+	// Default 256.
+	BatchSize int `json:"batch_size"`
+	// FlushInterval is the longest a record waits in memory. Default 1s.
+	FlushInterval Duration `json:"flush_interval"`
+}
+
+// Provider is one upstream LLM provider account.
+type Provider struct {
+	// Name is the key under providers, used by model targets.
+	Name string `json:"name"`
+	// Type is the provider kind; see ProviderTypes.
+	Type string `json:"type"`
+	// BaseURL is the API root. Default https://api.openai.com/v1 for type
+	// openai; required for openai_compatible; not allowed for demo.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKey is the provider credential. Required for type openai.
+	APIKey Secret `json:"api_key,omitempty"`
+	// Headers are extra request headers sent upstream, by name.
+	Headers map[string]Secret `json:"headers,omitempty"`
+	// APIVersion is the Azure OpenAI API version (not yet supported).
+	APIVersion string `json:"api_version,omitempty"`
+	// Region is the cloud region, for bedrock (not yet supported).
+	Region string `json:"region,omitempty"`
+	// Organization is sent as the OpenAI-Organization header.
+	Organization string `json:"organization,omitempty"`
+	// AllowPrivateNetwork permits a base URL on a private, loopback or
+	// link-local address. Default false.
+	AllowPrivateNetwork bool `json:"allow_private_network,omitempty"`
+	// Timeout bounds one upstream attempt; zero means Routing.Timeout.
+	Timeout Duration `json:"timeout,omitempty"`
+	// Preset names a built-in set of defaults (not yet supported).
+	Preset string `json:"preset,omitempty"`
+	// Pos is where the provider's name was written.
+	Pos Pos `json:"-"`
+}
+
+// Model is a model alias that clients request by name.
+type Model struct {
+	// Name is the alias, the key under models.
+	Name string `json:"name"`
+	// Targets are the provider models that serve the alias; at least one.
+	Targets []Target `json:"targets"`
+	// Fallbacks are aliases tried in order when every target fails
+	// (not yet supported).
+	Fallbacks []string `json:"fallbacks,omitempty"`
+	// Price overrides the built-in price catalog; nil means use the catalog.
+	Price *ModelPrice `json:"price,omitempty"`
+	// MaxOutputTokens caps the output tokens of one request; zero means the
+	// catalog's figure.
+	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
+	// ContextWindow is the model's context size in tokens; zero means the
+	// catalog's figure.
+	ContextWindow int `json:"context_window,omitempty"`
+	// Pos is where the alias was written.
+	Pos Pos `json:"-"`
+}
+
+// Target is one provider model behind an alias.
+type Target struct {
+	// Provider names an entry of Config.Providers.
+	Provider string `json:"provider"`
+	// Model is the provider's own model name.
+	Model string `json:"model"`
+	// Weight is the target's share of traffic relative to its siblings;
+	// zero disables it. Default 1.
+	Weight int `json:"weight"`
+	// Pos is where the target starts.
+	Pos Pos `json:"-"`
+}
+
+// ModelPrice is a model's price in pico-dollars per token. Input and Output
+// are always set; a nil optional price means the catalog's rule applies.
+type ModelPrice struct {
+	// Input is the price of a prompt token.
+	Input Price `json:"input_per_mtok"`
+	// Output is the price of a completion token.
+	Output Price `json:"output_per_mtok"`
+	// CacheRead is the price of a prompt token read from the cache.
+	CacheRead *Price `json:"cache_read_per_mtok,omitempty"`
+	// CacheWrite is the price of a prompt token written to the cache.
+	CacheWrite *Price `json:"cache_write_per_mtok,omitempty"`
+	// Reasoning is the price of a reasoning token.
+	Reasoning *Price `json:"reasoning_per_mtok,omitempty"`
+	// Pos is where the price mapping starts.
+	Pos Pos `json:"-"`
+}
+
+// Routing holds how requests are sent to targets.
+type Routing struct {
+	// Retries is how many times a retryable failure is retried, 0 to 10
+	// (not yet supported).
+	Retries int `json:"retries"`
+	// Timeout is the total deadline of one request. Default 120s.
+	Timeout Duration `json:"timeout"`
+	// FirstTokenTimeout bounds the wait for the first streamed token; zero
+	// means none (not yet supported).
+	FirstTokenTimeout Duration `json:"first_token_timeout"`
+	// Breaker configures the per-target circuit breaker (not yet supported).
+	Breaker Breaker `json:"breaker"`
+}
+
+// Breaker configures a per-target circuit breaker.
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker. Default 5.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// Cooldown is the wait before a probe. Default 30s.
+	Cooldown Duration `json:"cooldown"`
+}
+
+// Team groups keys that share a model allow-list, a budget and limits.
+type Team struct {
+	// Name is the key under teams.
+	Name string `json:"name"`
+	// Models is the team's allow-list of aliases. Nil means every model;
+	// an empty list allows none.
+	Models []string `json:"models"`
+	// Budget is the team's spending limit (not yet supported).
+	Budget *Budget `json:"budget,omitempty"`
+	// Limits are the team's rate limits (not yet supported).
+	Limits *Limits `json:"limits,omitempty"`
+	// Pos is where the team's name was written.
+	Pos Pos `json:"-"`
+}
+
+// Budget is a spending limit over a period.
+type Budget struct {
+	// Limit is the most that may be spent per period.
+	Limit Money `json:"limit_usd"`
+	// Period is daily, weekly, monthly or total.
+	Period string `json:"period"`
+	// Hard refuses requests that would exceed the limit; a soft budget
+	// only alerts. Default true.
+	Hard bool `json:"hard"`
+	// Pos is where the budget mapping starts.
+	Pos Pos `json:"-"`
+}
+
+// Limits are rate limits; zero means no limit.
+type Limits struct {
+	// RPM is requests per minute.
+	RPM int `json:"rpm,omitempty"`
+	// RPD is requests per day.
+	RPD int `json:"rpd,omitempty"`
+	// TPM is tokens per minute.
+	TPM int `json:"tpm,omitempty"`
+	// Concurrent is requests in flight at once.
+	Concurrent int `json:"concurrent,omitempty"`
+	// Pos is where the limits mapping starts.
+	Pos Pos `json:"-"`
+}
+
+// Policies are the default request policies (not yet supported).
+type Policies struct {
+	// RequirePurpose refuses requests without a purpose.
+	RequirePurpose bool `json:"require_purpose"`
+	// MaxPromptTokens refuses larger prompts; zero means no limit.
+	MaxPromptTokens int `json:"max_prompt_tokens"`
+	// PII configures personal-data detection; nil means off.
+	PII *PII `json:"pii,omitempty"`
+}
+
+// PII configures detection of personal data in prompts.
+type PII struct {
+	// Action is redact, block or log.
+	Action string `json:"action"`
+	// Detect lists detectors: email, phone, credit_card, iban, us_ssn,
+	// ip_address, secret.
+	Detect []string `json:"detect"`
+	// Pos is where the pii mapping starts.
+	Pos Pos `json:"-"`
+}

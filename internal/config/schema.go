@@ -1,0 +1,302 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// This file maps each YAML section onto its Go type. Field names here are
+// the ones users write; the tables double as the list of valid names for
+// "did you mean" suggestions.
+
+type node = *yaml.Node
+
+var (
+	logLevels     = []string{"debug", "info", "warn", "error"}
+	logFormats    = []string{"text", "json"}
+	budgetPeriods = []string{"daily", "weekly", "monthly", "total"}
+	piiActions    = []string{"redact", "block", "log"}
+	piiDetectors  = []string{"email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "secret"}
+)
+
+const addrWant = "an address like 127.0.0.1:8080"
+
+func (d *decoder) root(n node, c *Config) {
+	d.object(n, path{}, []field{
+		{"server", func(v node, p path) { d.server(v, p, &c.Server) }},
+		{"storage", func(v node, p path) { d.storage(v, p, &c.Storage) }},
+		{"auth", func(v node, p path) {
+			c.Auth.Pos = d.pos(resolve(v))
+			d.object(v, p, []field{{"hmac_secret", func(v node, p path) { d.secret(v, p, &c.Auth.HMACSecret) }}})
+		}},
+		{"admin", func(v node, p path) {
+			c.Admin.Pos = d.pos(resolve(v))
+			d.object(v, p, []field{{"key", func(v node, p path) { d.secret(v, p, &c.Admin.Key) }}})
+		}},
+		{"log", func(v node, p path) {
+			d.object(v, p, []field{
+				{"level", func(v node, p path) { d.enum(v, p, "log level", logLevels, &c.Log.Level) }},
+				{"format", func(v node, p path) { d.enum(v, p, "log format", logFormats, &c.Log.Format) }},
+			})
+		}},
+		{"audit", func(v node, p path) {
+			d.object(v, p, []field{
+				{"batch_size", func(v node, p path) { d.integer(v, p, 1, 10000, &c.Audit.BatchSize) }},
+				{"flush_interval", func(v node, p path) { d.duration(v, p, &c.Audit.FlushInterval) }},
+			})
+		}},
+		{"providers", func(v node, p path) {
+			d.entries(v, p, func(k, v node, p path) { c.Providers = append(c.Providers, d.provider(k, v, p)) })
+		}},
+		{"models", func(v node, p path) {
+			d.entries(v, p, func(k, v node, p path) { c.Models = append(c.Models, d.model(k, v, p)) })
+		}},
+		{"routing", func(v node, p path) { d.routing(v, p, &c.Routing) }},
+		{"teams", func(v node, p path) {
+			d.entries(v, p, func(k, v node, p path) { c.Teams = append(c.Teams, d.team(k, v, p)) })
+		}},
+		{"policies", func(v node, p path) { d.policies(v, p, &c.Policies) }},
+	})
+}
+
+func (d *decoder) server(n node, p path, s *Server) {
+	s.Pos = d.pos(resolve(n))
+	d.object(n, p, []field{
+		{"listen", func(v node, p path) { parsed(d, v, p, addrWant, parseAddr, &s.Listen) }},
+		{"admin_listen", func(v node, p path) { parsed(d, v, p, addrWant, parseAddr, &s.AdminListen) }},
+		{"max_body", func(v node, p path) { d.size(v, p, &s.MaxBody) }},
+		{"read_header_timeout", func(v node, p path) { d.duration(v, p, &s.ReadHeaderTimeout) }},
+		{"idle_timeout", func(v node, p path) { d.duration(v, p, &s.IdleTimeout) }},
+		{"shutdown_timeout", func(v node, p path) { d.duration(v, p, &s.ShutdownTimeout) }},
+	})
+}
+
+func (d *decoder) storage(n node, p path, s *Storage) {
+	s.Pos = d.pos(resolve(n))
+	d.object(n, p, []field{
+		{"sqlite", func(v node, p path) { d.str(v, p, &s.SQLite) }},
+		{"data_dir", func(v node, p path) { d.str(v, p, &s.DataDir) }},
+		{"postgres", func(v node, p path) { d.secret(v, p, &s.Postgres) }},
+		{"redis", func(v node, p path) { d.secret(v, p, &s.Redis) }},
+	})
+}
+
+func (d *decoder) provider(k, n node, p path) Provider {
+	pr := Provider{Name: k.Value, Pos: d.pos(k)}
+	d.checkName(k, p, "provider", false)
+	d.object(n, p, []field{
+		{"type", func(v node, p path) {
+			d.enum(v, p, "provider type", providerTypes, &pr.Type)
+			if pr.Type != "" && !supportedProviderType(pr.Type) {
+				d.addf(d.pos(resolve(v)), p, "provider type %q is %s", pr.Type, unsupportedMessage)
+			}
+		}},
+		{"base_url", func(v node, p path) {
+			parsed(d, v, p, "a URL like https://api.example.com/v1", parseBaseURL, &pr.BaseURL)
+		}},
+		{"api_key", func(v node, p path) { d.secret(v, p, &pr.APIKey) }},
+		{"headers", func(v node, p path) {
+			pr.Headers = map[string]Secret{}
+			seen := map[string]string{}
+			d.entries(v, p, func(k, v node, p path) {
+				canon := strings.ToLower(k.Value)
+				if !validHeaderName(k.Value) {
+					d.addf(d.pos(k), p, "invalid header name %q; use letters, digits and -", k.Value)
+				} else if first, dup := seen[canon]; dup {
+					d.addf(d.pos(k), p, "header %q repeats %q; header names ignore case", k.Value, first)
+				}
+				seen[canon] = k.Value
+				var s Secret
+				d.secret(v, p, &s)
+				pr.Headers[k.Value] = s
+			})
+		}},
+		{"api_version", func(v node, p path) { d.str(v, p, &pr.APIVersion) }},
+		{"region", func(v node, p path) { d.str(v, p, &pr.Region) }},
+		{"organization", func(v node, p path) { d.str(v, p, &pr.Organization) }},
+		{"allow_private_network", func(v node, p path) { d.boolean(v, p, &pr.AllowPrivateNetwork) }},
+		{"timeout", func(v node, p path) { d.duration(v, p, &pr.Timeout) }},
+		{"preset", func(v node, p path) { d.str(v, p, &pr.Preset) }},
+	})
+	return pr
+}
+
+func (d *decoder) model(k, n node, p path) Model {
+	m := Model{Name: k.Value, Pos: d.pos(k)}
+	d.checkName(k, p, "model", true)
+	d.object(n, p, []field{
+		{"targets", func(v node, p path) {
+			m.Targets = []Target{}
+			d.list(v, p, func(item node, p path) {
+				t := Target{Weight: 1, Pos: d.pos(item)}
+				d.object(item, p, []field{
+					{"provider", func(v node, p path) { d.str(v, p, &t.Provider) }},
+					{"model", func(v node, p path) { d.str(v, p, &t.Model) }},
+					{"weight", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &t.Weight) }},
+				})
+				m.Targets = append(m.Targets, t)
+			})
+		}},
+		{"fallbacks", func(v node, p path) {
+			m.Fallbacks = []string{}
+			d.strs(v, p, func(s string, _ node, _ path) { m.Fallbacks = append(m.Fallbacks, s) })
+		}},
+		{"price", func(v node, p path) {
+			pr := &ModelPrice{Pos: d.pos(resolve(v))}
+			if d.object(v, p, []field{
+				{"input_per_mtok", func(v node, p path) { d.price(v, p, &pr.Input) }},
+				{"output_per_mtok", func(v node, p path) { d.price(v, p, &pr.Output) }},
+				{"cache_read_per_mtok", func(v node, p path) { d.optPrice(v, p, &pr.CacheRead) }},
+				{"cache_write_per_mtok", func(v node, p path) { d.optPrice(v, p, &pr.CacheWrite) }},
+				{"reasoning_per_mtok", func(v node, p path) { d.optPrice(v, p, &pr.Reasoning) }},
+			}) {
+				m.Price = pr
+			}
+		}},
+		{"max_output_tokens", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &m.MaxOutputTokens) }},
+		{"context_window", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &m.ContextWindow) }},
+	})
+	return m
+}
+
+func (d *decoder) routing(n node, p path, r *Routing) {
+	d.object(n, p, []field{
+		{"retries", func(v node, p path) { d.integer(v, p, 0, 10, &r.Retries) }},
+		{"timeout", func(v node, p path) { d.duration(v, p, &r.Timeout) }},
+		{"first_token_timeout", func(v node, p path) { d.duration(v, p, &r.FirstTokenTimeout) }},
+		{"breaker", func(v node, p path) {
+			d.object(v, p, []field{
+				{"consecutive_failures", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &r.Breaker.ConsecutiveFailures) }},
+				{"cooldown", func(v node, p path) { d.duration(v, p, &r.Breaker.Cooldown) }},
+			})
+		}},
+	})
+}
+
+func (d *decoder) team(k, n node, p path) Team {
+	t := Team{Name: k.Value, Pos: d.pos(k)}
+	d.checkName(k, p, "team", false)
+	d.object(n, p, []field{
+		{"models", func(v node, p path) {
+			t.Models = []string{}
+			d.strs(v, p, func(s string, _ node, _ path) { t.Models = append(t.Models, s) })
+		}},
+		{"budget", func(v node, p path) {
+			b := &Budget{Hard: true, Pos: d.pos(resolve(v))}
+			if d.object(v, p, []field{
+				{"limit_usd", func(v node, p path) { d.money(v, p, &b.Limit) }},
+				{"period", func(v node, p path) { d.enum(v, p, "budget period", budgetPeriods, &b.Period) }},
+				{"hard", func(v node, p path) { d.boolean(v, p, &b.Hard) }},
+			}) {
+				t.Budget = b
+			}
+		}},
+		{"limits", func(v node, p path) {
+			l := &Limits{Pos: d.pos(resolve(v))}
+			if d.object(v, p, []field{
+				{"rpm", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.RPM) }},
+				{"rpd", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.RPD) }},
+				{"tpm", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.TPM) }},
+				{"concurrent", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.Concurrent) }},
+			}) {
+				t.Limits = l
+			}
+		}},
+	})
+	return t
+}
+
+func (d *decoder) policies(n node, p path, pol *Policies) {
+	d.object(n, p, []field{
+		{"require_purpose", func(v node, p path) { d.boolean(v, p, &pol.RequirePurpose) }},
+		{"max_prompt_tokens", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &pol.MaxPromptTokens) }},
+		{"pii", func(v node, p path) {
+			pii := &PII{Pos: d.pos(resolve(v))}
+			if d.object(v, p, []field{
+				{"action", func(v node, p path) { d.enum(v, p, "PII action", piiActions, &pii.Action) }},
+				{"detect", func(v node, p path) {
+					pii.Detect = []string{}
+					d.list(v, p, func(item node, p path) {
+						var s string
+						d.enum(item, p, "PII detector", piiDetectors, &s)
+						if s != "" {
+							pii.Detect = append(pii.Detect, s)
+						}
+					})
+				}},
+			}) {
+				pol.PII = pii
+			}
+		}},
+	})
+}
+
+// checkName reports a map key that cannot serve as a name in headers,
+// metrics and error messages. Model aliases may also hold / and :, as in
+// meta-llama/Llama-3.1-8B-Instruct.
+func (d *decoder) checkName(k node, p path, what string, alias bool) {
+	s := k.Value
+	ok := s != "" && len(s) <= 128
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '-' || c == '_' || c == '.'):
+		case i > 0 && alias && (c == '/' || c == ':'):
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		allowed := "letters, digits, and - _ . after the first character"
+		if alias {
+			allowed = "letters, digits, and - _ . / : after the first character"
+		}
+		d.addf(d.pos(k), p, "invalid %s name %q; use %s", what, s, allowed)
+	}
+}
+
+func parseAddr(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", errors.New("write host:port, or :port for every interface")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", errors.New("the port must be a number from 0 to 65535")
+	}
+	if strings.ContainsAny(host, " /") {
+		return "", errors.New("the host must be a name or an IP address")
+	}
+	return s, nil
+}
+
+func parseBaseURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("write an absolute http:// or https:// URL")
+	}
+	if u.User != nil {
+		return "", hiddenError{errors.New("remove the credentials from the URL, they would be logged; use api_key or headers")}
+	}
+	if u.Fragment != "" || u.RawQuery != "" {
+		return "", errors.New("remove the query or fragment; use headers for extra parameters")
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

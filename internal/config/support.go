@@ -1,0 +1,63 @@
+package config
+
+// This file is the one place that says which parts of the schema this
+// version of airgw acts on. Everything in the schema is parsed and validated,
+// so typos are caught everywhere, but a field listed here is then refused:
+// a budget or policy that was accepted and silently ignored would give
+// false safety. When a feature lands, delete its entry here and its
+// "not yet supported" note in docs/configuration.md.
+
+// unsupportedMessage is the problem reported for a field that is parsed but
+// not acted on.
+const unsupportedMessage = "not yet supported in this version of airgw; remove it"
+
+// notYetSupported holds schema paths (map keys written as *) that are
+// refused when present. It is never modified.
+var notYetSupported = map[string]bool{
+	"storage.postgres": true,
+	"storage.redis":    true,
+
+	"admin.key": true,
+
+	"providers.*.api_version": true,
+	"providers.*.region":      true,
+	"providers.*.preset":      true,
+
+	"models.*.fallbacks": true,
+
+	"routing.retries":             true,
+	"routing.first_token_timeout": true,
+	"routing.breaker":             true,
+
+	"teams.*.budget": true,
+	"teams.*.limits": true,
+
+	"policies.require_purpose":   true,
+	"policies.max_prompt_tokens": true,
+	"policies.pii":               true,
+}
+
+// Provider types, the values of providers.*.type.
+const (
+	TypeOpenAI           = "openai"
+	TypeOpenAICompatible = "openai_compatible"
+	TypeDemo             = "demo"
+	TypeAnthropic        = "anthropic"
+	TypeAzureOpenAI      = "azure_openai"
+	TypeGemini           = "gemini"
+	TypeBedrock          = "bedrock"
+)
+
+// providerTypes lists every provider type the schema knows, in the order
+// the documentation gives them.
+var providerTypes = []string{TypeOpenAI, TypeOpenAICompatible, TypeDemo, TypeAnthropic, TypeAzureOpenAI, TypeGemini, TypeBedrock}
+
+// supportedProviderType reports whether this version of airgw can call
+// providers of type t.
+func supportedProviderType(t string) bool {
+	switch t {
+	case TypeOpenAI, TypeOpenAICompatible, TypeDemo:
+		return true
+	}
+	return false
+}

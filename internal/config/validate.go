@@ -1,0 +1,214 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// defaultOpenAIBaseURL is filled in for providers of type openai without a
+// base_url, so the effective configuration shows where requests go.
+const defaultOpenAIBaseURL = "https://api.openai.com/v1"
+
+// defaults returns a Config holding every default, before the file is
+// decoded over it.
+func defaults() *Config {
+	return &Config{
+		Server: Server{
+			Listen:            "127.0.0.1:8080",
+			AdminListen:       "127.0.0.1:8081",
+			MaxBody:           4 << 20,
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			ShutdownTimeout:   Duration(30 * time.Second),
+		},
+		Storage: Storage{SQLite: "./airgw.db"},
+		Log:     Log{Level: "info", Format: "text"},
+		Audit:   Audit{BatchSize: 256, FlushInterval: Duration(time.Second)},
+		Routing: Routing{
+			Timeout: Duration(120 * time.Second),
+			Breaker: Breaker{ConsecutiveFailures: 5, Cooldown: Duration(30 * time.Second)},
+		},
+	}
+}
+
+// add records a problem found after decoding, at the value's position when
+// it was written and at fallback otherwise.
+func (d *decoder) add(path string, fallback Pos, format string, args ...any) {
+	at, ok := d.positions[path]
+	if !ok {
+		at = fallback
+	}
+	d.addf(at, pathOf(path), format, args...)
+}
+
+func pathOf(concrete string) path { return path{concrete: concrete} }
+
+// written reports whether the file gave a value at path.
+func (d *decoder) written(path string) bool {
+	_, ok := d.positions[path]
+	return ok
+}
+
+// validate checks what decoding one value at a time cannot: required fields,
+// ranges that involve two fields, and references between sections. It also
+// fills defaults that depend on other fields.
+func (d *decoder) validate(c *Config, root Pos) {
+	s := c.Server
+	positive := func(path string, v int64) {
+		if d.written(path) && v <= 0 {
+			d.add(path, root, "must be more than 0")
+		}
+	}
+	if s.Listen == s.AdminListen {
+		d.add("server.admin_listen", s.Pos, "must differ from server.listen (%s)", s.Listen)
+	}
+	positive("server.max_body", int64(s.MaxBody))
+	positive("server.read_header_timeout", int64(s.ReadHeaderTimeout))
+	positive("server.idle_timeout", int64(s.IdleTimeout))
+	positive("server.shutdown_timeout", int64(s.ShutdownTimeout))
+	positive("audit.flush_interval", int64(c.Audit.FlushInterval))
+	positive("routing.timeout", int64(c.Routing.Timeout))
+	positive("routing.breaker.cooldown", int64(c.Routing.Breaker.Cooldown))
+	if ft := c.Routing.FirstTokenTimeout; ft > 0 && ft >= c.Routing.Timeout {
+		d.add("routing.first_token_timeout", root, "must be shorter than routing.timeout (%s)", c.Routing.Timeout)
+	}
+
+	if c.Storage.SQLite == "" {
+		d.add("storage.sqlite", c.Storage.Pos, "must not be empty; it is the path of the SQLite database file")
+	}
+	if c.Storage.DataDir == "" {
+		c.Storage.DataDir = filepath.Dir(c.Storage.SQLite)
+	}
+	if n := len(c.Auth.HMACSecret.Value()); n > 0 && n < 32 {
+		d.add("auth.hmac_secret", c.Auth.Pos, "must be at least 32 bytes, got %d; generate one with: openssl rand -hex 32", n)
+	}
+
+	d.validateProviders(c, root)
+	d.validateModels(c, root)
+	d.validateTeams(c)
+
+	if pii := c.Policies.PII; pii != nil {
+		d.required("policies.pii.action", pii.Pos, "set it to one of "+strings.Join(piiActions, ", "))
+		if d.written("policies.pii.detect") && len(pii.Detect) == 0 && !d.failed["policies.pii.detect"] {
+			d.add("policies.pii.detect", pii.Pos, "list at least one detector: %s", strings.Join(piiDetectors, ", "))
+		}
+		d.required("policies.pii.detect", pii.Pos, "list the detectors to use: "+strings.Join(piiDetectors, ", "))
+	}
+}
+
+// required reports a field that was not written, unless its parent already
+// has a problem (a provider written as a string has no type, of course).
+func (d *decoder) required(path string, at Pos, hint string) {
+	parent := path[:max(strings.LastIndexByte(path, '.'), 0)]
+	if !d.written(path) && !d.failed[parent] {
+		d.addf(at, pathOf(path), "missing; %s", hint)
+	}
+}
+
+func (d *decoder) validateProviders(c *Config, root Pos) {
+	if len(c.Providers) == 0 {
+		d.add("providers", root, "configure at least one provider (type demo needs no account)")
+	}
+	for i := range c.Providers {
+		pr := &c.Providers[i]
+		p := "providers." + pr.Name
+		d.required(p+".type", pr.Pos, "set it to one of "+strings.Join(providerTypes, ", "))
+		switch pr.Type {
+		case TypeOpenAI:
+			if pr.BaseURL == "" && !d.written(p+".base_url") {
+				pr.BaseURL = defaultOpenAIBaseURL
+			}
+			d.required(p+".api_key", pr.Pos, "type openai needs an API key, such as ${OPENAI_API_KEY}")
+			if d.written(p+".api_key") && pr.APIKey == "" && !d.failed[p+".api_key"] {
+				d.add(p+".api_key", pr.Pos, "is empty; type openai needs an API key")
+			}
+		case TypeOpenAICompatible:
+			d.required(p+".base_url", pr.Pos, "type openai_compatible needs the server's URL, such as http://127.0.0.1:8000/v1")
+		case TypeDemo:
+			if d.written(p + ".base_url") {
+				d.add(p+".base_url", pr.Pos, "the demo provider runs inside airgw and takes no base_url; remove it")
+			}
+		}
+	}
+}
+
+func (d *decoder) validateModels(c *Config, root Pos) {
+	if len(c.Models) == 0 {
+		d.add("models", root, "configure at least one model alias with its targets")
+	}
+	providers := make([]string, len(c.Providers))
+	for i, pr := range c.Providers {
+		providers[i] = pr.Name
+	}
+	aliases := c.modelNames()
+	for _, m := range c.Models {
+		p := "models." + m.Name
+		d.required(p+".targets", m.Pos, "list at least one target, such as {provider: openai, model: gpt-4o}")
+		if d.written(p+".targets") && len(m.Targets) == 0 && !d.failed[p+".targets"] {
+			d.add(p+".targets", m.Pos, "is empty; list at least one target, such as {provider: openai, model: gpt-4o}")
+		}
+		total := 0
+		for i, t := range m.Targets {
+			tp := p + ".targets[" + strconv.Itoa(i) + "]"
+			total += t.Weight
+			d.required(tp+".provider", t.Pos, "name one of the providers")
+			d.required(tp+".model", t.Pos, "give the provider's model name")
+			if t.Provider != "" && !slices.Contains(providers, t.Provider) {
+				d.add(tp+".provider", t.Pos, "%s", unknownMessage("provider", t.Provider, providers, false))
+			}
+		}
+		if len(m.Targets) > 0 && total == 0 && !d.failed[p+".targets"] {
+			d.add(p+".targets", m.Pos, "every target has weight 0; give at least one a weight above 0")
+		}
+		d.checkRefs(p+".fallbacks", m.Fallbacks, aliases, m.Name)
+		if m.Price != nil {
+			d.required(p+".price.input_per_mtok", m.Price.Pos, "a price needs both input and output; write 0 for free")
+			d.required(p+".price.output_per_mtok", m.Price.Pos, "a price needs both input and output; write 0 for free")
+		}
+		if m.MaxOutputTokens > 0 && m.ContextWindow > 0 && m.MaxOutputTokens > m.ContextWindow {
+			d.add(p+".max_output_tokens", m.Pos, "%d is more than context_window (%d)", m.MaxOutputTokens, m.ContextWindow)
+		}
+	}
+}
+
+func (d *decoder) validateTeams(c *Config) {
+	aliases := c.modelNames()
+	for _, t := range c.Teams {
+		p := "teams." + t.Name
+		d.checkRefs(p+".models", t.Models, aliases, "")
+		if b := t.Budget; b != nil {
+			d.required(p+".budget.limit_usd", b.Pos, "give the limit in USD, such as 500")
+			d.required(p+".budget.period", b.Pos, "set it to one of "+strings.Join(budgetPeriods, ", "))
+		}
+	}
+}
+
+// checkRefs checks a list of model aliases: each must exist, appear once,
+// and not be self.
+func (d *decoder) checkRefs(p string, refs, aliases []string, self string) {
+	for i, ref := range refs {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		switch {
+		case strings.ContainsAny(ref, "*?["):
+			d.add(ip, Pos{}, "model patterns like %q are not supported yet; list each model", ref)
+		case ref == self:
+			d.add(ip, Pos{}, "a model cannot fall back to itself")
+		case !slices.Contains(aliases, ref):
+			d.add(ip, Pos{}, "%s", unknownMessage("model", ref, aliases, false))
+		case slices.Index(refs, ref) < i:
+			d.add(ip, Pos{}, "model %q is listed twice", ref)
+		}
+	}
+}
+
+func (c *Config) modelNames() []string {
+	names := make([]string, len(c.Models))
+	for i, m := range c.Models {
+		names[i] = m.Name
+	}
+	return names
+}

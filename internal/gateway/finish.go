@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/llm"
+)
+
+// finish runs on every exit path of Serve: it turns a panic into an
+// internal error, writes the error to the client if nothing else was
+// written, settles usage and cost, writes the audit record and the access
+// log line.
+func (g *Gateway) finish(s *state) {
+	if p := recover(); p != nil {
+		g.log.Error("panic serving request", "request_id", s.RequestID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		s.err = llm.AsError(fmt.Errorf("panic: %v", p))
+	}
+	if s.err != nil && s.err.Code != llm.CodeClientCancelled {
+		s.Out.WriteError(s.err)
+	}
+	if !s.reported && s.target != nil && (len(s.streamed) > 0 || s.ttft > 0) {
+		s.estimate()
+	}
+	rec := g.record(s)
+	if g.audit != nil {
+		g.audit.Write(rec)
+	}
+	g.accessLog(s, &rec)
+}
+
+func (g *Gateway) record(s *state) audit.Record {
+	end := g.now()
+	rec := audit.Record{
+		RequestID:     s.RequestID,
+		Start:         s.start.UTC(),
+		End:           end.UTC(),
+		Purpose:       s.Purpose,
+		EndUser:       s.EndUser,
+		Tags:          s.Tags,
+		ClientIP:      s.ClientIP,
+		Dialect:       string(s.Dialect),
+		Endpoint:      s.Endpoint,
+		Attempts:      s.attempts,
+		Status:        200,
+		LatencyMillis: end.Sub(s.start).Milliseconds(),
+	}
+	if s.key != nil {
+		rec.KeyID, rec.KeyName, rec.Team = s.key.ID, s.key.Name, s.key.Team
+	}
+	if s.req != nil {
+		rec.RequestedModel, rec.Stream = s.req.Model, s.req.Stream
+	}
+	if s.target != nil {
+		rec.Provider, rec.ServedModel = s.target.Provider, s.target.Model
+	}
+	if s.err != nil {
+		rec.Status, rec.ErrorClass = s.err.Status(), string(s.err.Code)
+		if s.err.Policy != "" {
+			rec.Policies = append(rec.Policies, audit.Decision{Policy: s.err.Policy, Action: "deny"})
+		}
+	}
+	if s.ttft > 0 {
+		rec.TTFTMillis = s.ttft.Milliseconds()
+	}
+	u := s.usage
+	rec.InputTokens, rec.OutputTokens = u.InputTokens, u.OutputTokens
+	rec.CacheReadTokens, rec.CacheWriteTokens, rec.ReasoningTokens = u.CacheReadTokens, u.CacheWriteTokens, u.ReasoningTokens
+	rec.UsageEstimated = !s.reported && !u.IsZero()
+	if s.target != nil && s.target.Price != nil {
+		rec.CostNanoUSD = s.target.Price.Cost(u)
+	}
+	return rec
+}
+
+func (g *Gateway) accessLog(s *state, rec *audit.Record) {
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String("request_id", rec.RequestID),
+		slog.Int("status", rec.Status),
+		slog.String("endpoint", rec.Endpoint),
+		slog.String("model", rec.RequestedModel),
+		slog.String("provider", rec.Provider),
+		slog.String("key_id", rec.KeyID),
+		slog.Int64("latency_ms", rec.LatencyMillis),
+		slog.Int64("cost_nano_usd", rec.CostNanoUSD),
+	}
+	if s.err != nil {
+		attrs = append(attrs, slog.String("error_class", string(s.err.Code)))
+		if s.err.Code == llm.CodeInternal {
+			level = slog.LevelError
+		}
+		if s.err.Err != nil {
+			// The internal cause: never shown to clients, and free of secrets
+			// because providers and stores never put them in errors.
+			attrs = append(attrs, slog.String("cause", s.err.Err.Error()))
+		}
+	}
+	g.log.LogAttrs(context.Background(), level, "request", attrs...)
+}

@@ -1,0 +1,246 @@
+// Package gateway is airgw's request pipeline: it takes a decoded client
+// call through authentication, authorization, routing and the provider, and
+// settles and audits it on every exit path. It knows no HTTP details of any
+// dialect (the dialect's Output does) and no storage (its dependencies are
+// small interfaces).
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/route"
+)
+
+// Authenticator checks a presented virtual key.
+type Authenticator interface {
+	Authenticate(ctx context.Context, presented string) (*keys.Key, error)
+}
+
+// AuditLog takes finished records off the request path. Write must not
+// block for long and must not lose a record.
+type AuditLog interface {
+	Write(rec audit.Record)
+}
+
+// Output writes the reply to the client in its dialect. Exactly one of
+// WriteResponse, WriteEvent…EndStream or WriteError is used per call.
+type Output interface {
+	Header() http.Header
+	WriteResponse(resp *llm.Response) error
+	WriteEvent(ev *llm.Event) error
+	// EndStream ends a stream cleanly (nil) or with an error event.
+	EndStream(err *llm.Error) error
+	// WriteError writes an error; after a stream started it ends the stream
+	// with an error event instead.
+	WriteError(err *llm.Error)
+	// Written reports whether any byte was sent to the client.
+	Written() bool
+}
+
+// Runtime is everything a config file decides, built as a whole and swapped
+// atomically: requests in flight keep the runtime they started with.
+type Runtime struct {
+	Routes *route.Table
+	// Teams maps a team name to its model allow-list; a nil list allows
+	// every model. A key whose team is missing here is refused.
+	Teams map[string][]string
+	// Timeout bounds a whole request, provider time included.
+	Timeout time.Duration
+}
+
+// Gateway runs the pipeline. It is safe for concurrent use.
+type Gateway struct {
+	auth  Authenticator
+	audit AuditLog
+	log   *slog.Logger
+	now   func() time.Time
+	rt    atomic.Pointer[Runtime]
+}
+
+// Options configures a Gateway.
+type Options struct {
+	Auth   Authenticator
+	Audit  AuditLog
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a gateway serving rt.
+func New(rt *Runtime, o Options) *Gateway {
+	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	g.rt.Store(rt)
+	return g
+}
+
+// Swap installs a new runtime for the requests that start from now on.
+func (g *Gateway) Swap(rt *Runtime) { g.rt.Store(rt) }
+
+// Runtime returns the runtime in force.
+func (g *Gateway) Runtime() *Runtime { return g.rt.Load() }
+
+// Call is one client request as the pipeline sees it.
+type Call struct {
+	RequestID string
+	Dialect   llm.Dialect
+	Endpoint  string
+	APIKey    string // as presented; never logged
+	ClientIP  string
+	Purpose   string // X-Airgw-Purpose; metadata.purpose is used when empty
+	EndUser   string // X-Airgw-User; the body's user field is used when empty
+	Tags      []string
+	Body      []byte
+	// Decode turns Body into a request in the dialect's terms, returning an
+	// *llm.Error naming the offending field when it is malformed.
+	Decode func(body []byte) (*llm.Request, error)
+	Out    Output
+}
+
+// Serve runs c through the pipeline and writes the reply or the error to
+// c.Out. It always settles and audits the call, whatever happens.
+func (g *Gateway) Serve(ctx context.Context, c *Call) {
+	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
+	defer g.finish(s)
+	for _, step := range [...]func(context.Context, *state) error{
+		g.authenticate, // the virtual key
+		g.decode,       // the body, in the client's dialect
+		g.authorize,    // the model allow-lists of the key and its team
+		g.resolve,      // the model alias to a priced target
+		g.forward,      // the provider call, streamed back to the client
+	} {
+		if err := step(ctx, s); err != nil {
+			s.err = llm.AsError(err)
+			return
+		}
+	}
+}
+
+// Models returns the model aliases that the presented key may use.
+func (g *Gateway) Models(ctx context.Context, apiKey string) ([]string, error) {
+	k, err := g.auth.Authenticate(ctx, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	rt := g.rt.Load()
+	var out []string
+	for _, name := range rt.Routes.Names() {
+		if allowed(rt, k, name) == nil {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// state is one call's progress through the pipeline.
+type state struct {
+	*Call
+	rt    *Runtime
+	start time.Time
+
+	key    *keys.Key
+	req    *llm.Request
+	route  *route.Route
+	target *route.Target
+
+	attempts []audit.Attempt
+	usage    llm.Usage
+	reported bool   // the provider reported usage
+	streamed []byte // text delivered to the client, for usage estimates
+	ttft     time.Duration
+	err      *llm.Error
+}
+
+func (g *Gateway) authenticate(ctx context.Context, s *state) error {
+	k, err := g.auth.Authenticate(ctx, s.APIKey)
+	if err != nil {
+		var le *llm.Error
+		if errors.As(err, &le) && le.Code == llm.CodeAuthenticationFailed {
+			le.NoClientRetry = true
+		}
+		return err
+	}
+	s.key = k
+	return nil
+}
+
+func (g *Gateway) decode(_ context.Context, s *state) error {
+	req, err := s.Decode(s.Body)
+	if err != nil {
+		return err
+	}
+	s.req = req
+	if s.Purpose == "" {
+		s.Purpose = req.Metadata["purpose"]
+	}
+	if s.EndUser == "" {
+		s.EndUser = req.User
+	}
+	return nil
+}
+
+func (g *Gateway) authorize(_ context.Context, s *state) error {
+	return allowed(s.rt, s.key, s.req.Model)
+}
+
+// allowed checks model against the key's and its team's allow-lists.
+func allowed(rt *Runtime, k *keys.Key, model string) error {
+	if k.Team != "" {
+		teamModels, ok := rt.Teams[k.Team]
+		if !ok {
+			return &llm.Error{Code: llm.CodeModelNotAllowed, NoClientRetry: true,
+				Message: "key `" + k.Name + "` belongs to team `" + k.Team + "`, which is not in the gateway's config; an operator must add `teams." + k.Team + "` or move the key to another team"}
+		}
+		if teamModels != nil && !contains(teamModels, model) {
+			return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
+				Message: "team `" + k.Team + "` may not use model `" + model + "`; GET /v1/models lists the models this key may use, or an operator can add it to `teams." + k.Team + ".models`"}
+		}
+	}
+	if len(k.Models) > 0 && !contains(k.Models, model) {
+		return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
+			Message: "key `" + k.Name + "` may not use model `" + model + "`; GET /v1/models lists the models it may use"}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gateway) resolve(_ context.Context, s *state) error {
+	r, ok := s.rt.Routes.Lookup(s.req.Model)
+	if !ok {
+		return &llm.Error{Code: llm.CodeModelNotFound, Param: "model", NoClientRetry: true,
+			Message: "model `" + s.req.Model + "` is not configured on this gateway; GET /v1/models lists the models this key may use"}
+	}
+	s.route = r
+	t := r.Pick()
+	if t == nil {
+		return &llm.Error{Code: llm.CodeProviderUnavailable, NoClientRetry: true,
+			Message: "model `" + r.Name + "` has no target with a positive weight; an operator must fix `models." + r.Name + ".targets`"}
+	}
+	s.target = t
+	if t.Price == nil {
+		return &llm.Error{Code: llm.CodeModelUnpriced, NoClientRetry: true,
+			Message: "model `" + r.Name + "` (provider `" + t.Provider + "`, upstream model `" + t.Model + "`) has no known price, and airgw never serves a model it cannot charge for; an operator must set " + t.PriceHint}
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Rewrite returns body (a client's Chat Completions request) with its
+// top-level "model" set to model and, when stream is true,
+// "stream_options.include_usage" set to true (other stream_options keys are
+// kept). Every other byte of body is preserved: the values are spliced in
+// place rather than decoded and re-encoded, so fields airgw does not model
+// (logprobs, prediction, vendor extensions) reach the provider exactly as
+// the client sent them. Duplicate keys are all rewritten. body must be a
+// valid JSON object.
+func Rewrite(body []byte, model string, stream bool) ([]byte, error) {
+	if !json.Valid(body) {
+		return nil, errors.New("openai: rewrite: body is not valid JSON")
+	}
+	members, end, err := topLevelMembers(body)
+	if err != nil {
+		return nil, err
+	}
+	modelJSON, err := json.Marshal(model)
+	if err != nil {
+		return nil, fmt.Errorf("openai: rewrite: %w", err)
+	}
+	out := make([]byte, 0, len(body)+len(modelJSON)+40)
+	last := 0
+	sawModel, sawOptions := false, false
+	for _, m := range members {
+		var repl []byte
+		switch m.key {
+		case "model":
+			sawModel, repl = true, modelJSON
+		case "stream_options":
+			if !stream {
+				continue
+			}
+			sawOptions = true
+			repl, err = includeUsage(body[m.valStart:m.valEnd])
+			if err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		out = append(out, body[last:m.valStart]...)
+		out = append(out, repl...)
+		last = m.valEnd
+	}
+	// Missing keys go at the end of the object, before its closing brace.
+	out = append(out, body[last:end]...)
+	empty := len(members) == 0
+	if !sawModel {
+		if !empty {
+			out = append(out, ',')
+		}
+		out = append(out, `"model":`...)
+		out = append(out, modelJSON...)
+		empty = false
+	}
+	if stream && !sawOptions {
+		if !empty {
+			out = append(out, ',')
+		}
+		out = append(out, `"stream_options":{"include_usage":true}`...)
+	}
+	out = append(out, body[end:]...)
+	return out, nil
+}
+
+// includeUsage returns a stream_options value with include_usage true.
+func includeUsage(v []byte) ([]byte, error) {
+	var opts map[string]json.RawMessage
+	if err := json.Unmarshal(v, &opts); err != nil || opts == nil {
+		// null or not an object: replace it.
+		return []byte(`{"include_usage":true}`), nil
+	}
+	if u, ok := opts["include_usage"]; ok && bytes.Equal(bytes.TrimSpace(u), []byte("true")) && len(opts) == 1 {
+		return v, nil
+	}
+	opts["include_usage"] = json.RawMessage("true")
+	return json.Marshal(opts)
+}
+
+// member locates one top-level member of a JSON object.
+type member struct {
+	key              string
+	valStart, valEnd int
+}
+
+// topLevelMembers returns the members of the JSON object in b (already
+// known to be valid JSON) and the index of its closing brace.
+func topLevelMembers(b []byte) (ms []member, end int, err error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, 0, errors.New("openai: rewrite: body is not a JSON object")
+	}
+	i = skipSpace(b, i+1)
+	if b[i] == '}' {
+		return nil, i, nil
+	}
+	for {
+		ks := i
+		ke := skipString(b, ks)
+		key := string(b[ks+1 : ke-1])
+		if bytes.IndexByte(b[ks:ke], '\\') >= 0 {
+			if err := json.Unmarshal(b[ks:ke], &key); err != nil {
+				return nil, 0, fmt.Errorf("openai: rewrite: %w", err)
+			}
+		}
+		i = skipSpace(b, ke)
+		i = skipSpace(b, i+1) // ':'
+		vs := i
+		ve := skipValue(b, vs)
+		ms = append(ms, member{key: key, valStart: vs, valEnd: ve})
+		i = skipSpace(b, ve)
+		if b[i] == '}' {
+			return ms, i, nil
+		}
+		i = skipSpace(b, i+1) // ','
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i].
+func skipString(b []byte, i int) int {
+	i++
+	for i < len(b) {
+		j := bytes.IndexAny(b[i:], `"\`)
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		if b[i] == '\\' {
+			i += 2
+			continue
+		}
+		return i + 1
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default: // number, true, false, null
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' &&
+			b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
+			i++
+		}
+		return i
+	}
+}

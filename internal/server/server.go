@@ -1,0 +1,258 @@
+// Package server is airgw's data-plane HTTP surface: it maps routes to the
+// gateway pipeline with the matching dialect's decoder and writer, extracts
+// the key and request metadata, enforces body limits, and serves health and
+// readiness. It imports no storage and no concrete provider.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/llm"
+
+	oai "github.com/airgw/airgw/internal/dialect/openai"
+)
+
+// Options configures a Server.
+type Options struct {
+	// MaxBody is the largest request body accepted, in bytes. Default 4 MiB.
+	MaxBody int64
+	// Ready reports the health of dependencies by name; nil values are
+	// healthy. Nil Ready means always ready.
+	Ready func(ctx context.Context) map[string]error
+	// Logger receives server-level events; nil discards them.
+	Logger *slog.Logger
+	// Started is the time the process started, reported by /v1/models.
+	Started time.Time
+}
+
+// Server is the data-plane handler.
+type Server struct {
+	gw   *gateway.Gateway
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the data-plane handler for gw.
+func New(gw *gateway.Gateway, o Options) *Server {
+	if o.MaxBody <= 0 {
+		o.MaxBody = 4 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Started.IsZero() {
+		o.Started = time.Now()
+	}
+	s := &Server{gw: gw, opts: o, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	s.mux.HandleFunc("GET /v1/models", s.models)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("/", s.notFound)
+	return s
+}
+
+// ServeHTTP assigns the request id and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", newRequestID())
+	s.mux.ServeHTTP(w, r)
+}
+
+// Routes lists the routes that can reach a provider, for tests that check
+// every one of them enforces authentication.
+func (s *Server) Routes() []string { return []string{"POST /v1/chat/completions"} }
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	id := w.Header().Get("X-Request-Id")
+	body, readErr := readBody(w, r, s.opts.MaxBody)
+	decode := func(b []byte) (*llm.Request, error) { return oai.DecodeChat(b, oai.Limits{}) }
+	if readErr != nil {
+		decode = func([]byte) (*llm.Request, error) { return nil, readErr }
+	}
+	c := &gateway.Call{
+		RequestID: id,
+		Dialect:   llm.DialectOpenAI,
+		Endpoint:  "/v1/chat/completions",
+		APIKey:    apiKey(r),
+		ClientIP:  clientIP(r),
+		Purpose:   headerValue(r, "X-Airgw-Purpose", 256),
+		EndUser:   headerValue(r, "X-Airgw-User", 256),
+		Tags:      tags(r),
+		Body:      body,
+		Decode:    decode,
+		Out:       oai.NewWriter(w, id),
+	}
+	s.gw.Serve(r.Context(), c)
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	ids, err := s.gw.Models(r.Context(), apiKey(r))
+	if err != nil {
+		e := llm.AsError(err)
+		e.NoClientRetry = e.Code == llm.CodeAuthenticationFailed
+		oai.WriteError(w, e, w.Header().Get("X-Request-Id"))
+		return
+	}
+	oai.WriteModels(w, ids, s.opts.Started.Unix())
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type report struct {
+		Status   string            `json:"status"`
+		Failing  map[string]string `json:"failing,omitempty"`
+		Checking []string          `json:"checked,omitempty"`
+	}
+	rep := report{Status: "ready"}
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for name, err := range s.opts.Ready(ctx) {
+			rep.Checking = append(rep.Checking, name)
+			if err != nil {
+				if rep.Failing == nil {
+					rep.Failing = map[string]string{}
+				}
+				rep.Failing[name] = err.Error()
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(rep.Failing) > 0 {
+		rep.Status = "unavailable"
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	id := w.Header().Get("X-Request-Id")
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/v1/models", "/healthz", "/readyz":
+		oai.WriteError(w, &llm.Error{Code: llm.CodeMethodNotAllowed, NoClientRetry: true,
+			Message: r.Method + " is not allowed on " + r.URL.Path}, id)
+		return
+	}
+	oai.WriteError(w, &llm.Error{Code: llm.CodeNotFound, NoClientRetry: true,
+		Message: "airgw has no route " + r.Method + " " + r.URL.Path + "; it serves POST /v1/chat/completions and GET /v1/models (check the client's base URL: it should end in /v1)"}, id)
+}
+
+// readBody reads the request body up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+			return nil, &llm.Error{Code: llm.CodeUnsupportedMediaType, NoClientRetry: true,
+				Message: "the request body must be JSON with Content-Type: application/json, got " + quote(mt, 64)}
+		}
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(limit)
+		}
+		return nil, &llm.Error{Code: llm.CodeClientCancelled, Message: "reading the request body failed", Err: err}
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *llm.Error {
+	return &llm.Error{Code: llm.CodePayloadTooLarge, NoClientRetry: true,
+		Message: "the request body is larger than the gateway's limit of " + humanBytes(limit) + "; send a smaller request or ask an operator to raise `server.max_body`"}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + " KiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+// apiKey returns the key from Authorization: Bearer or x-api-key, the two
+// places the official OpenAI and Anthropic SDKs send it.
+func apiKey(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			return strings.TrimSpace(a[7:])
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
+}
+
+// clientIP is the peer address. Forwarding headers are not trusted: a
+// client could write anything there.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func headerValue(r *http.Request, name string, limit int) string {
+	v := strings.TrimSpace(r.Header.Get(name))
+	if len(v) > limit {
+		v = v[:limit]
+	}
+	return v
+}
+
+// tags parses X-Airgw-Tags: a,b — at most 16 tags of at most 64 bytes.
+func tags(r *http.Request) []string {
+	v := r.Header.Get("X-Airgw-Tags")
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for t := range strings.SplitSeq(v, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" || len(t) > 64 {
+			continue
+		}
+		out = append(out, t)
+		if len(out) == 16 {
+			break
+		}
+	}
+	return out
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func quote(s string, limit int) string {
+	if len(s) > limit {
+		s = s[:limit] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
