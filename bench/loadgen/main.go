@@ -105,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		maxInflight = fs.Int("max-inflight", 10000, "open loop: requests in flight beyond this are dropped and counted as errors")
 		label       = fs.String("label", "", "label copied into the report")
 		jsonOut     = fs.String("json", "", "write the JSON report to this file (- for stdout)")
+		clientKind  = fs.String("client", "raw", "HTTP client: raw (minimal HTTP/1.1, a fraction of the CPU) or std (net/http)")
 		wait        = fs.String("wait", "", "only wait until GET URL answers 200 (bounded by -timeout), then exit")
 		pids        pidFlag
 	)
@@ -156,6 +157,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		body:   body,
 		stream: *stream,
+	}
+	switch *clientKind {
+	case "raw":
+		rc, err := newRawClient(*url, t.header, body, *timeout, conns)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return 2
+		}
+		defer rc.closeIdle()
+		t.raw = rc
+	case "std":
+	default:
+		fmt.Fprintf(stderr, "loadgen: -client must be raw or std, got %q\n", *clientKind)
+		return 2
 	}
 	p := plan{rate: *rate, concurrency: *concurrency, n: *n, duration: *duration, warmup: *warmup, maxInflight: *maxInflight}
 

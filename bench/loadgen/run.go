@@ -33,12 +33,16 @@ type target struct {
 	header http.Header // shared read-only by all requests
 	body   []byte
 	stream bool
+	raw    *rawClient // if set, used instead of client
 }
 
 var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // do sends one request and reads the whole response.
 func (t *target) do(ctx context.Context, scheduled time.Time) result {
+	if t.raw != nil {
+		return t.raw.do(scheduled, t.stream)
+	}
 	r := result{scheduled: scheduled, done: true}
 	sent := time.Now()
 	r.lag = sent.Sub(scheduled)
@@ -65,13 +69,20 @@ func (t *target) do(ctx context.Context, scheduled time.Time) result {
 		r.latency = time.Since(scheduled)
 		return r
 	}
-	if !t.stream {
-		_, err = io.Copy(io.Discard, br)
-		r.latency = time.Since(scheduled)
+	readBody(br, t.stream, &r)
+	return r
+}
+
+// readBody reads a 200 response's body from br, filling in r's latency,
+// time to first SSE data event (stream) and error.
+func readBody(br *bufio.Reader, stream bool, r *result) {
+	if !stream {
+		_, err := io.Copy(io.Discard, br)
+		r.latency = time.Since(r.scheduled)
 		if err != nil {
 			r.err = errKind(err)
 		}
-		return r
+		return
 	}
 	var gotData, gotDone bool
 	for {
@@ -79,7 +90,7 @@ func (t *target) do(ctx context.Context, scheduled time.Time) result {
 		if bytes.HasPrefix(line, []byte("data:")) {
 			if !gotData {
 				gotData = true
-				r.ttft = time.Since(scheduled)
+				r.ttft = time.Since(r.scheduled)
 			}
 			data := bytes.TrimSpace(line[5:])
 			switch {
@@ -95,13 +106,13 @@ func (t *target) do(ctx context.Context, scheduled time.Time) result {
 			continue // a long line; its prefix has been looked at
 		}
 		if err != nil {
-			r.latency = time.Since(scheduled)
+			r.latency = time.Since(r.scheduled)
 			if err != io.EOF {
 				r.err = errKind(err)
 			} else if !gotDone && r.err == "" {
 				r.err = "stream_incomplete"
 			}
-			return r
+			return
 		}
 	}
 }
@@ -145,9 +156,16 @@ func runOpen(ctx context.Context, t *target, p plan, onStart func()) ([]result, 
 	startOnce := startWatcher(measureFrom, onStart)
 	var inflight atomic.Int64
 	var wg sync.WaitGroup
-	// The launcher sleeps in nanosleep on its own thread (see realClock).
+	// The launcher sleeps in nanosleep on its own thread (see realClock),
+	// and a blocking system call keeps its P. A second P lets the requests
+	// and the network poller run meanwhile, even when the process is
+	// pinned to one CPU (the threads then share it; the sleeping one uses
+	// none of it).
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
 	launch(ctx, s, start, realClock{}, func(i int, at time.Time) {
 		startOnce()
 		if inflight.Load() >= int64(p.maxInflight) {

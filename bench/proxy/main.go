@@ -5,9 +5,17 @@
 // It flushes every write (FlushInterval -1) so that streamed events pass
 // through as they arrive, and prints "listening on ADDR" once it accepts
 // connections.
+//
+// The one thing it adds to ReverseProxy is reading the request body into
+// memory before forwarding it, as every LLM gateway does anyway to decode it.
+// Streaming the inbound body straight upstream loses a few percent of
+// streamed responses: the server closes the inbound body when the response
+// headers are written, the transport's final read of it fails, and the
+// upstream connection is torn down mid-response (golang/go#40747).
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -19,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -56,7 +65,7 @@ func main() {
 		log.Fatalf("proxy: %v", err)
 	}
 	srv := &http.Server{
-		Handler:           rp,
+		Handler:           bufferBody(rp),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -73,4 +82,32 @@ func main() {
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatalf("proxy: %v", err)
 	}
+}
+
+// maxBody bounds the request bodies bufferBody reads; larger ones get 413.
+const maxBody = 4 << 20
+
+var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// bufferBody reads the whole request body before calling next.
+func bufferBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := bufs.Get().(*bytes.Buffer)
+		defer func() { buf.Reset(); bufs.Put(buf) }()
+		if r.Body != nil && r.Body != http.NoBody {
+			n, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+			r.Body.Close()
+			if err != nil {
+				http.Error(w, "cannot read body", http.StatusBadRequest)
+				return
+			}
+			if n > maxBody {
+				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+			r.ContentLength = n
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -35,6 +35,7 @@ type run struct {
 	ThroughputRPS float64        `json:"throughput_rps"`
 	Latency       dist           `json:"latency_ms"`
 	TTFT          *dist          `json:"ttft_ms"`
+	SendLag       *dist          `json:"send_lag_ms"`
 	Procs         []proc         `json:"procs"`
 	Self          proc           `json:"self"`
 }
@@ -360,6 +361,16 @@ func printFigures(w io.Writer, res *results) {
 			fmt.Fprintf(w, "  [budget ≤ 30 MiB: %s]", verdict(kib <= 30*1024))
 		}
 		fmt.Fprintln(w)
+	}
+
+	// A load generator that was descheduled sent late: its latency
+	// figures carry the machine's noise and the run should be repeated.
+	for _, t := range res.targets() {
+		for _, s := range res.scenarios() {
+			if r := res.get(t, s); r != nil && r.SendLag != nil && r.SendLag.P99 > 1 {
+				fmt.Fprintf(w, "  NOISY: %s %s: loadgen sent its p99 request %.3f ms late (machine busy); repeat the run\n", t, describe(s, r), r.SendLag.P99)
+			}
+		}
 	}
 
 	// The harness is trustworthy only if the side that generates load was

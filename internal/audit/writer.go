@@ -25,10 +25,12 @@ type RejectedError struct {
 	Err error    // why; the first failure if there were several
 }
 
+// Error lists the rejected request ids and the reason.
 func (e *RejectedError) Error() string {
 	return fmt.Sprintf("audit: %d records rejected (%v): %v", len(e.IDs), e.IDs, e.Err)
 }
 
+// Unwrap returns the reason the records were rejected.
 func (e *RejectedError) Unwrap() error { return e.Err }
 
 // Defaults for WriterOptions.
@@ -93,7 +95,7 @@ type Writer struct {
 	closed  bool
 	writers sync.WaitGroup
 	stop    chan struct{} // closed once no Write can still send: drain and exit
-	done  chan struct{} // closed when the goroutine has exited
+	done    chan struct{} // closed when the goroutine has exited
 	// ctx is cancelled when Close gives up, to abandon a retrying batch.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -234,6 +236,8 @@ func (w *Writer) run() {
 				w.flush(batch)
 				batch = nil
 			}
+		case <-w.ctx.Done():
+			return // abandoned by Close
 		case <-w.stop:
 			// No Write can send any more: store what is queued and exit.
 			for len(w.queue) > 0 && w.ctx.Err() == nil {

@@ -74,7 +74,7 @@ func (e *env) keysCreate(args []string) error {
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, struct {
-				Key string `json:"key"`
+				Plaintext string `json:"key"`
 				*keys.Key
 			}{plain, k})
 		}

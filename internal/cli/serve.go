@@ -70,7 +70,7 @@ airgw demo is running: a built-in demo provider, no provider account needed.
 
   base URL  %s
   API key   %s
-  models    demo-fast, demo-smart
+  models    %s
   data      %s
 
 Try it:

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -19,7 +20,12 @@ type decoder struct {
 	problems  []Problem
 	positions map[string]Pos  // where each written value is, by concrete path
 	failed    map[string]bool // paths with a problem, so later checks stay quiet
+	merges    int             // merge keys expanded so far, bounded by maxMerges
 }
+
+// maxMerges bounds merge-key expansion, so a file of merges of merges (a
+// "billion laughs") cannot make loading take exponential time.
+const maxMerges = 1000
 
 // path names a value twice: concretely for messages (providers.openai.type)
 // and as a schema pattern for the support table (providers.*.type).
@@ -32,7 +38,12 @@ func (p path) field(name string) path {
 	return path{p.concrete + "." + name, p.schema + "." + name}
 }
 
+// entry names a user-chosen key; one that would garble a one-line message
+// (spaces, control characters) is quoted.
 func (p path) entry(key string) path {
+	if strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }) {
+		key = strconv.Quote(key)
+	}
 	return path{p.concrete + "." + key, p.schema + ".*"}
 }
 
@@ -139,7 +150,17 @@ func (d *decoder) pairs(n *yaml.Node, p path, depth int) []pair {
 		}
 		for _, src := range sources {
 			src = resolve(src)
-			if src.Kind != yaml.MappingNode || depth > 8 {
+			if d.merges++; d.merges > maxMerges {
+				if d.merges == maxMerges+1 {
+					d.addf(d.pos(src), p, "more than %d merge keys (<<) expanded; simplify the anchors", maxMerges)
+				}
+				continue
+			}
+			if depth > 8 {
+				d.addf(d.pos(src), p, "merge keys (<<) nest more than 8 deep; simplify the anchors")
+				continue
+			}
+			if src.Kind != yaml.MappingNode {
 				d.addf(d.pos(src), p, "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(src))
 				continue
 			}

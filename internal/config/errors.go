@@ -49,6 +49,7 @@ func (p Problem) String() string {
 // Error is every problem found in one configuration file, sorted by position.
 // Parse and Load return it as a *Error.
 type Error struct {
+	// Problems holds at least one problem, sorted by position.
 	Problems []Problem
 }
 
@@ -82,11 +83,11 @@ func suggest(got string, candidates []string) string {
 			return c
 		}
 		d := editDistance(strings.ToLower(got), strings.ToLower(c))
-		limit := 2
-		if len(c) <= 3 {
-			limit = 1
-		} else if len(c) >= 10 {
+		limit := 1 // short names: gpt-5 is not a typo of gpt-4o
+		if len(c) > 12 {
 			limit = 3
+		} else if len(c) > 6 {
+			limit = 2
 		}
 		if d <= limit && (bestDist < 0 || d < bestDist) {
 			best, bestDist = c, d

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -270,7 +271,7 @@ var badTests = []struct {
 			`multiple.bad.yaml:14:3: providers.openai.api_key: missing; type openai needs an API key, such as ${OPENAI_API_KEY}`,
 			`multiple.bad.yaml:16:3: providers.vllm.base_url: missing; type openai_compatible needs the server's URL, such as http://127.0.0.1:8000/v1`,
 			`multiple.bad.yaml:21:24: models.gpt-4o.max_output_tokens: 200000 is more than context_window (128000)`,
-			`multiple.bad.yaml:27:22: teams.search.models[1]: unknown model "gpt-5"; did you mean gpt-4o?`,
+			`multiple.bad.yaml:27:22: teams.search.models[1]: unknown model "gpt-5" (expected one of gpt-4o)`,
 		},
 	},
 	{
@@ -401,7 +402,7 @@ var badTests = []struct {
 			`wrong-shape.bad.yaml:4:59: providers.demo.headers: expected a mapping, got a list`,
 			`wrong-shape.bad.yaml:7:14: models.m.targets: expected a list, got a mapping`,
 			`wrong-shape.bad.yaml:9:15: models.n.targets[0]: expected a mapping, got a string`,
-			`wrong-shape.bad.yaml:10:3: models.bad name: invalid model name "bad name"; use letters, digits, and - _ . / : after the first character`,
+			`wrong-shape.bad.yaml:10:3: models."bad name": invalid model name "bad name"; use letters, digits, and - _ . / : after the first character`,
 			`wrong-shape.bad.yaml:12:8: teams: expected a mapping, got a list`,
 		},
 	},
@@ -525,5 +526,30 @@ func TestDemo(t *testing.T) {
 	}
 	if got, want := c.Team("demo").Models, []string{"demo-fast", "demo-smart"}; !cmp.Equal(got, want) {
 		t.Errorf("Demo team models = %v, want %v", got, want)
+	}
+}
+
+// TestMergeBombIsBounded feeds merges of merges that would expand to 50^9
+// keys if followed naively.
+func TestMergeBombIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x-0: &m0 {type: demo}\n")
+	for i := 1; i < 10; i++ {
+		refs := strings.Repeat(fmt.Sprintf("*m%d, ", i-1), 50)
+		fmt.Fprintf(&b, "x-%d: &m%d {<<: [%s]}\n", i, i, strings.TrimSuffix(refs, ", "))
+	}
+	b.WriteString("providers:\n  demo:\n    <<: *m9\nmodels:\n  m: {targets: [{provider: demo, model: m}]}\n")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Parse("bomb.yaml", []byte(b.String()), testEnv)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "simplify the anchors") {
+			t.Errorf("Parse(bomb) = %v, want an error about the anchors", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parse(bomb) still running after 10s")
 	}
 }

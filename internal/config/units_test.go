@@ -68,12 +68,13 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestSizeString(t *testing.T) {
-	for in, want := range map[Size]string{4 << 20: "4MiB", 1000: "1000", 1536: "3KiB" /* 1536 = 1.5KiB */, 0: "0"} {
-		if in == 1536 {
-			want = "1536"
-		}
-		if got := in.String(); got != want {
-			t.Errorf("Size(%d).String() = %q, want %q", int64(in), got, want)
+	tests := []struct {
+		in   Size
+		want string
+	}{{4 << 20, "4MiB"}, {3 << 10, "3KiB"}, {1536, "1536"}, {1000, "1000"}, {0, "0"}}
+	for _, tt := range tests {
+		if got := tt.in.String(); got != tt.want {
+			t.Errorf("Size(%d).String() = %q, want %q", int64(tt.in), got, tt.want)
 		}
 	}
 }

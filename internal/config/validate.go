@@ -47,6 +47,9 @@ func (d *decoder) add(path string, fallback Pos, format string, args ...any) {
 
 func pathOf(concrete string) path { return path{concrete: concrete} }
 
+// entryPath is the concrete path of a map entry, spelled as decoding spelled it.
+func entryPath(section, key string) string { return pathOf(section).entry(key).concrete }
+
 // written reports whether the file gave a value at path.
 func (d *decoder) written(path string) bool {
 	_, ok := d.positions[path]
@@ -115,7 +118,7 @@ func (d *decoder) validateProviders(c *Config, root Pos) {
 	}
 	for i := range c.Providers {
 		pr := &c.Providers[i]
-		p := "providers." + pr.Name
+		p := entryPath("providers", pr.Name)
 		d.required(p+".type", pr.Pos, "set it to one of "+strings.Join(providerTypes, ", "))
 		switch pr.Type {
 		case TypeOpenAI:
@@ -141,12 +144,14 @@ func (d *decoder) validateModels(c *Config, root Pos) {
 		d.add("models", root, "configure at least one model alias with its targets")
 	}
 	providers := make([]string, len(c.Providers))
+	known := make(map[string]bool, len(c.Providers))
 	for i, pr := range c.Providers {
 		providers[i] = pr.Name
+		known[pr.Name] = true
 	}
 	aliases := c.modelNames()
 	for _, m := range c.Models {
-		p := "models." + m.Name
+		p := entryPath("models", m.Name)
 		d.required(p+".targets", m.Pos, "list at least one target, such as {provider: openai, model: gpt-4o}")
 		if d.written(p+".targets") && len(m.Targets) == 0 && !d.failed[p+".targets"] {
 			d.add(p+".targets", m.Pos, "is empty; list at least one target, such as {provider: openai, model: gpt-4o}")
@@ -157,7 +162,7 @@ func (d *decoder) validateModels(c *Config, root Pos) {
 			total += t.Weight
 			d.required(tp+".provider", t.Pos, "name one of the providers")
 			d.required(tp+".model", t.Pos, "give the provider's model name")
-			if t.Provider != "" && !slices.Contains(providers, t.Provider) {
+			if t.Provider != "" && !known[t.Provider] {
 				d.add(tp+".provider", t.Pos, "%s", unknownMessage("provider", t.Provider, providers, false))
 			}
 		}
@@ -178,7 +183,7 @@ func (d *decoder) validateModels(c *Config, root Pos) {
 func (d *decoder) validateTeams(c *Config) {
 	aliases := c.modelNames()
 	for _, t := range c.Teams {
-		p := "teams." + t.Name
+		p := entryPath("teams", t.Name)
 		d.checkRefs(p+".models", t.Models, aliases, "")
 		if b := t.Budget; b != nil {
 			d.required(p+".budget.limit_usd", b.Pos, "give the limit in USD, such as 500")

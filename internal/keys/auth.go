@@ -73,8 +73,8 @@ type Authenticator struct {
 
 type shard struct {
 	mu       sync.RWMutex
-	entries  map[string]*entry
-	inflight map[string]*call
+	entries  map[[32]byte]*entry
+	inflight map[[32]byte]*call
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // key ID → last use
@@ -121,8 +121,8 @@ func NewAuthenticator(store Store, hasher *Hasher, o AuthOptions) *Authenticator
 		done:        make(chan struct{}),
 	}
 	for i := range a.shards {
-		a.shards[i].entries = make(map[string]*entry)
-		a.shards[i].inflight = make(map[string]*call)
+		a.shards[i].entries = make(map[[32]byte]*entry)
+		a.shards[i].inflight = make(map[[32]byte]*call)
 		a.shards[i].touched = make(map[string]time.Time)
 	}
 	go a.flushLoop(o.FlushInterval)
@@ -179,7 +179,7 @@ func (a *Authenticator) shardFor(sum []byte) *shard {
 // lookup returns the cached or stored key for sum, nil if there is none.
 func (a *Authenticator) lookup(ctx context.Context, sum []byte, now time.Time) (*Key, error) {
 	s := a.shardFor(sum)
-	id := string(sum)
+	id := [32]byte(sum)
 	s.mu.RLock()
 	e, ok := s.entries[id]
 	s.mu.RUnlock()
@@ -221,7 +221,7 @@ func (a *Authenticator) fetch(ctx context.Context, sum []byte, now time.Time, c 
 		err = storeError(err)
 	}
 	s := a.shardFor(sum)
-	id := string(sum)
+	id := [32]byte(sum)
 	s.mu.Lock()
 	if err == nil {
 		if _, ok := s.entries[id]; !ok && len(s.entries) >= a.maxPerShard {

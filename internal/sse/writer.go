@@ -18,7 +18,8 @@ var ErrBadName = errors.New("sse: event name contains a line break")
 // per line of data (split at "\n", "\r\n" or "\r", so that data can never
 // end the event early), and the blank line that dispatches it. Empty data
 // is encoded as one empty "data:" line, which a reader dispatches as an
-// event with empty data.
+// event with empty data. name must not contain a line break (WriteEvent
+// checks; AppendEvent, on the hot path, does not).
 func AppendEvent(dst []byte, name string, data []byte) []byte {
 	if name != "" {
 		dst = append(dst, "event: "...)

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,83 +11,35 @@ import (
 	"github.com/airgw/airgw/internal/llm"
 )
 
-// Malformed is the corpus of malformed Chat Completions bodies: each must be
-// refused with the given code and param. The end-to-end tests send every
-// one through the gateway and check that no provider is called.
-var Malformed = []struct {
-	Name  string
-	Body  string
-	Code  llm.Code
-	Param string
-}{
-	{"empty", ``, llm.CodeInvalidRequest, ""},
-	{"not_json", `hello`, llm.CodeInvalidRequest, ""},
-	{"array_body", `[1,2]`, llm.CodeInvalidRequest, ""},
-	{"truncated", `{"model":"m","messages":[`, llm.CodeInvalidRequest, ""},
-	{"trailing_garbage", `{"model":"m","messages":[{"role":"user","content":"hi"}]} x`, llm.CodeInvalidRequest, ""},
-	{"missing_model", `{"messages":[{"role":"user","content":"hi"}]}`, llm.CodeInvalidRequest, "model"},
-	{"model_number", `{"model":4,"messages":[{"role":"user","content":"hi"}]}`, llm.CodeInvalidRequest, "model"},
-	{"model_empty", `{"model":"","messages":[{"role":"user","content":"hi"}]}`, llm.CodeInvalidRequest, "model"},
-	{"missing_messages", `{"model":"m"}`, llm.CodeInvalidRequest, "messages"},
-	{"messages_object", `{"model":"m","messages":{"role":"user"}}`, llm.CodeInvalidRequest, "messages"},
-	{"messages_empty", `{"model":"m","messages":[]}`, llm.CodeInvalidRequest, "messages"},
-	{"message_string", `{"model":"m","messages":["hi"]}`, llm.CodeInvalidRequest, "messages[0]"},
-	{"role_missing", `{"model":"m","messages":[{"content":"hi"}]}`, llm.CodeInvalidRequest, "messages[0].role"},
-	{"role_unknown", `{"model":"m","messages":[{"role":"robot","content":"hi"}]}`, llm.CodeInvalidRequest, "messages[0].role"},
-	{"role_function", `{"model":"m","messages":[{"role":"function","content":"hi","name":"f"}]}`, llm.CodeInvalidRequest, "messages[0].role"},
-	{"content_missing", `{"model":"m","messages":[{"role":"user"}]}`, llm.CodeInvalidRequest, "messages[0].content"},
-	{"content_number", `{"model":"m","messages":[{"role":"user","content":5}]}`, llm.CodeInvalidRequest, "messages[0].content"},
-	{"part_type_unknown", `{"model":"m","messages":[{"role":"user","content":[{"type":"video","video":{}}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].type"},
-	{"part_text_missing", `{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].text"},
-	{"image_url_missing", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].image_url"},
-	{"image_url_bad_scheme", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/passwd"}}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].image_url.url"},
-	{"image_detail_bad", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png","detail":"ultra"}}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].image_url.detail"},
-	{"image_in_system", `{"model":"m","messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}`, llm.CodeInvalidRequest, "messages[0].content[0].type"},
-	{"audio_part", `{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`, llm.CodeFeatureNotSupported, "messages[0].content[0].type"},
-	{"tool_msg_no_id", `{"model":"m","messages":[{"role":"tool","content":"42"}]}`, llm.CodeInvalidRequest, "messages[0].tool_call_id"},
-	{"tool_calls_on_user", `{"model":"m","messages":[{"role":"user","content":"hi","tool_calls":[]}]}`, llm.CodeInvalidRequest, "messages[0].tool_calls"},
-	{"tool_call_no_function", `{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function"}]}]}`, llm.CodeInvalidRequest, "messages[0].tool_calls[0].function"},
-	{"tool_call_args_object", `{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":{}}}]}]}`, llm.CodeInvalidRequest, "messages[0].tool_calls[0].function.arguments"},
-	{"assistant_no_content", `{"model":"m","messages":[{"role":"assistant"}]}`, llm.CodeInvalidRequest, "messages[0].content"},
-	{"tools_object", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":{}}`, llm.CodeInvalidRequest, "tools"},
-	{"tool_type_bad", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"retrieval"}]}`, llm.CodeInvalidRequest, "tools[0].type"},
-	{"tool_name_missing", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{}}]}`, llm.CodeInvalidRequest, "tools[0].function.name"},
-	{"tool_name_bad", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"get weather"}}]}`, llm.CodeInvalidRequest, "tools[0].function.name"},
-	{"tool_name_dup", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"f"}}]}`, llm.CodeInvalidRequest, "tools[1].function.name"},
-	{"tool_params_array", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":[]}}]}`, llm.CodeInvalidRequest, "tools[0].function.parameters"},
-	{"tool_choice_bad_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tool_choice":"always"}`, llm.CodeInvalidRequest, "tool_choice"},
-	{"tool_choice_required_no_tools", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}`, llm.CodeInvalidRequest, "tool_choice"},
-	{"tool_choice_unknown_fn", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}`, llm.CodeInvalidRequest, "tool_choice.function.name"},
-	{"max_tokens_zero", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":0}`, llm.CodeInvalidRequest, "max_tokens"},
-	{"max_tokens_negative", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-5}`, llm.CodeInvalidRequest, "max_tokens"},
-	{"max_tokens_fraction", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5}`, llm.CodeInvalidRequest, "max_tokens"},
-	{"max_tokens_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"100"}`, llm.CodeInvalidRequest, "max_tokens"},
-	{"max_completion_tokens_huge", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":1e30}`, llm.CodeInvalidRequest, "max_completion_tokens"},
-	{"temperature_high", `{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":3}`, llm.CodeInvalidRequest, "temperature"},
-	{"temperature_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}`, llm.CodeInvalidRequest, "temperature"},
-	{"top_p_negative", `{"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":-0.1}`, llm.CodeInvalidRequest, "top_p"},
-	{"presence_penalty_range", `{"model":"m","messages":[{"role":"user","content":"hi"}],"presence_penalty":9}`, llm.CodeInvalidRequest, "presence_penalty"},
-	{"n_zero", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":0}`, llm.CodeInvalidRequest, "n"},
-	{"n_huge", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1000}`, llm.CodeInvalidRequest, "n"},
-	{"stop_too_many", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}`, llm.CodeInvalidRequest, "stop"},
-	{"stop_number", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":7}`, llm.CodeInvalidRequest, "stop"},
-	{"stop_item_number", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a",7]}`, llm.CodeInvalidRequest, "stop[1]"},
-	{"stream_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}`, llm.CodeInvalidRequest, "stream"},
-	{"stream_options_without_stream", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`, llm.CodeInvalidRequest, "stream_options"},
-	{"include_usage_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":"yes"}}`, llm.CodeInvalidRequest, "stream_options.include_usage"},
-	{"response_format_bad_type", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}`, llm.CodeInvalidRequest, "response_format.type"},
-	{"json_schema_no_name", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":{}}}}`, llm.CodeInvalidRequest, "response_format.json_schema.name"},
-	{"json_schema_missing", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema"}}`, llm.CodeInvalidRequest, "response_format.json_schema"},
-	{"user_number", `{"model":"m","messages":[{"role":"user","content":"hi"}],"user":12}`, llm.CodeInvalidRequest, "user"},
-	{"metadata_number_value", `{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"purpose":3}}`, llm.CodeInvalidRequest, "metadata.purpose"},
-	{"metadata_array", `{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":["a"]}`, llm.CodeInvalidRequest, "metadata"},
-	{"seed_fraction", `{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":1.25}`, llm.CodeInvalidRequest, "seed"},
-	{"functions_deprecated", `{"model":"m","messages":[{"role":"user","content":"hi"}],"functions":[{"name":"f"}]}`, llm.CodeInvalidRequest, "functions"},
-	{"parallel_tool_calls_string", `{"model":"m","messages":[{"role":"user","content":"hi"}],"parallel_tool_calls":"true"}`, llm.CodeInvalidRequest, "parallel_tool_calls"},
+// malformedCase is one entry of testdata/malformed.json, the corpus of
+// malformed Chat Completions bodies. Each must be refused with its code and
+// param; the end-to-end tests send every one through the gateway too and
+// check that no provider is called.
+type malformedCase struct {
+	Name  string   `json:"name"`
+	Body  string   `json:"body"`
+	Code  llm.Code `json:"code"`
+	Param string   `json:"param"`
+}
+
+func loadMalformed(t testing.TB) []malformedCase {
+	b, err := os.ReadFile("testdata/malformed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []malformedCase
+	if err := json.Unmarshal(b, &cs); err != nil {
+		t.Fatalf("testdata/malformed.json: %v", err)
+	}
+	return cs
 }
 
 func TestDecodeChatMalformed(t *testing.T) {
-	for _, tt := range Malformed {
+	cases := loadMalformed(t)
+	if len(cases) < 50 {
+		t.Fatalf("malformed corpus has %d cases, want at least 50", len(cases))
+	}
+	for _, tt := range cases {
 		t.Run(tt.Name, func(t *testing.T) {
 			req, err := DecodeChat([]byte(tt.Body), Limits{})
 			if err == nil {
@@ -188,7 +141,7 @@ func TestDecodeChat(t *testing.T) {
 }
 
 func FuzzDecodeChat(f *testing.F) {
-	for _, tt := range Malformed {
+	for _, tt := range loadMalformed(f) {
 		f.Add([]byte(tt.Body))
 	}
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"auto"}`))

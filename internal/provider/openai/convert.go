@@ -16,14 +16,13 @@ const maxTokenCount = 1 << 40
 // openai_compatible dialect (see Config.Compatible).
 func toWire(req *llm.Request, compat bool) (*wire.ChatRequest, error) {
 	w := &wire.ChatRequest{
-		Model:             req.Model,
-		Messages:          make([]wire.Message, 0, len(req.Messages)),
-		Temperature:       req.Temperature,
-		TopP:              req.TopP,
-		Seed:              req.Seed,
-		User:              req.User,
-		Stream:            req.Stream,
-		ParallelToolCalls: nil,
+		Model:       req.Model,
+		Messages:    make([]wire.Message, 0, len(req.Messages)),
+		Temperature: req.Temperature,
+		TopP:        req.TopP,
+		Seed:        req.Seed,
+		User:        req.User,
+		Stream:      req.Stream,
 	}
 	for i := range req.Messages {
 		m, err := messageToWire(&req.Messages[i], compat)
@@ -41,7 +40,8 @@ func toWire(req *llm.Request, compat bool) (*wire.ChatRequest, error) {
 		// OpenAI rejects parallel_tool_calls without tools.
 		w.ParallelToolCalls = req.ParallelToolCalls
 	}
-	if tc := req.ToolChoice; tc != nil {
+	if tc := req.ToolChoice; tc != nil && len(w.Tools) > 0 {
+		// Likewise tool_choice; without tools it can only mean "none".
 		if tc.Mode == "function" {
 			w.ToolChoice = &wire.ToolChoice{Function: tc.Name}
 		} else {

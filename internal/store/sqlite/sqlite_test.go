@@ -70,6 +70,17 @@ func TestOpenPragmas(t *testing.T) {
 	}
 }
 
+func TestPing(t *testing.T) {
+	db := openTemp(t)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Errorf("Ping = %v", err)
+	}
+	db.Close()
+	if err := db.Ping(context.Background()); err == nil {
+		t.Error("Ping after Close = nil, want error")
+	}
+}
+
 func TestMigrateIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "airgw.db")
 	ctx := context.Background()

@@ -75,7 +75,8 @@ type CompletionTokensDetails struct {
 // chunk requested by stream_options.include_usage has empty Choices; Azure
 // also sends a first chunk with empty Choices, id and model that carries
 // only PromptFilterResults. An error mid-stream arrives as a chunk whose
-// Error is set.
+// Error is set. Encoders must set Choices to an empty, non-nil slice for
+// the usage chunk: the API sends "choices": [], never null.
 type ChatChunk struct {
 	ID                string        `json:"id"`
 	Object            string        `json:"object"`
@@ -98,7 +99,7 @@ type ChunkChoice struct {
 	Delta Delta `json:"delta"`
 	// FinishReason is empty (null on the wire) until the choice's last
 	// chunk.
-	FinishReason         string          `json:"finish_reason,omitempty"`
+	FinishReason         NullString      `json:"finish_reason"`
 	Logprobs             json.RawMessage `json:"logprobs,omitempty"`
 	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }

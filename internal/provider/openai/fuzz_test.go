@@ -1,0 +1,89 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+
+	"github.com/airgw/airgw/internal/provider/openai/openaitest"
+	"github.com/airgw/airgw/internal/sse"
+)
+
+// chunkSeeds returns every data payload of the recorded streams.
+func chunkSeeds(t testing.TB) [][]byte {
+	var out [][]byte
+	for _, name := range openaitest.FixtureNames() {
+		_, h, body, err := openaitest.LoadFixture(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isEventStream(h) {
+			continue
+		}
+		r := sse.NewReader(bytes.NewReader(body))
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				break
+			}
+			out = append(out, bytes.Clone(ev.Data))
+		}
+	}
+	return out
+}
+
+func FuzzDecodeChunk(f *testing.F) {
+	for _, s := range chunkSeeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte(`{"error":{"message":"x","type":"server_error","code":500}}`))
+	f.Add([]byte(`{"choices":[{"index":1,"delta":{"tool_calls":[{"index":3,"function":{"arguments":"{"}}]}}],"usage":{"prompt_tokens":1}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evs, e := decodeChunk("oai", "sk-key-12345678", data)
+		if e != nil {
+			if !e.Code.Known() || e.Provider != "oai" || !e.Sent {
+				t.Fatalf("decodeChunk(%q) error = %+v, want a known class", data, e)
+			}
+			return
+		}
+		for i, ev := range evs {
+			if i == 0 && (ev.Native == nil || !bytes.Equal(ev.Native.Body, data)) {
+				t.Fatalf("decodeChunk(%q) first event Native = %v, want the chunk", data, ev.Native)
+			}
+			if ev.Usage != nil && (ev.Usage.InputTokens < 0 || ev.Usage.OutputTokens < 0) {
+				t.Fatalf("decodeChunk(%q) usage = %+v", data, ev.Usage)
+			}
+		}
+		if len(evs) > 0 && !json.Valid(data) {
+			t.Fatalf("decodeChunk(%q) accepted invalid JSON", data)
+		}
+	})
+}
+
+func BenchmarkStreamDecode(b *testing.B) {
+	_, _, body, err := openaitest.LoadFixture("chat-stream-no-usage")
+	if err != nil {
+		b.Fatal(err)
+	}
+	br := bytes.NewReader(body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	events := 0
+	for b.Loop() {
+		br.Reset(body)
+		s := newStream(context.Background(), func() {}, "oai", "", io.NopCloser(br))
+		for {
+			_, err := s.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			events++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+}
