@@ -464,7 +464,8 @@ func TestE2EHTTPLimits(t *testing.T) {
 		code              string
 	}{
 		{"too_large", "application/json", big, 413, "payload_too_large"},
-		{"form", "application/x-www-form-urlencoded", "a=b", 415, "unsupported_media_type"},
+		{"multipart", "multipart/form-data; boundary=x", "--x--", 415, "unsupported_media_type"},
+		{"curl_default_type_is_fine_but_body_is_not_json", "application/x-www-form-urlencoded", "a=b", 400, "invalid_request"},
 	} {
 		resp := e.post("/chat/completions", e.keys["search-app"], tt.ctype, tt.body)
 		body, _ := io.ReadAll(resp.Body)

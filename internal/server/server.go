@@ -155,11 +155,15 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads the request body up to limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	// Like OpenAI's API, accept a JSON body whatever its declared type
+	// (plain `curl -d` says x-www-form-urlencoded); refuse only types that
+	// cannot be one, so that a multipart upload gets a clear answer.
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := strings.Cut(ct, ";")
-		if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		mt = strings.ToLower(strings.TrimSpace(mt))
+		if strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "image/") || strings.HasPrefix(mt, "audio/") || mt == "application/octet-stream" {
 			return nil, &llm.Error{Code: llm.CodeUnsupportedMediaType, NoClientRetry: true,
-				Message: "the request body must be JSON with Content-Type: application/json, got " + quote(mt, 64)}
+				Message: "the request body must be JSON (Content-Type: application/json), got " + quote(mt, 64)}
 		}
 	}
 	if r.ContentLength > limit {

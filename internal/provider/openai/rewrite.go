@@ -15,6 +15,11 @@ import (
 // (logprobs, prediction, vendor extensions) reach the provider exactly as
 // the client sent them. Duplicate keys are all rewritten.
 //
+// "metadata" is removed unless "store" is true: OpenAI refuses metadata
+// without store ("The 'metadata' parameter is only allowed when 'store' is
+// enabled"), and clients send it to airgw for airgw's own use (the request's
+// purpose); airgw records it in the audit trail instead.
+//
 // body must be a JSON object. Rewrite checks its top-level structure but,
 // for speed, not the syntax inside values (json.Valid alone would cost
 // four times the rewrite): the dialect decoder has already parsed the body.
@@ -31,9 +36,30 @@ func Rewrite(body []byte, model string, stream bool) ([]byte, error) {
 	out := make([]byte, 0, len(body)+len(modelJSON)+40)
 	last := 0
 	sawModel, sawOptions := false, false
-	for _, m := range members {
+	store := storeEnabled(body, members)
+	kept := len(members)
+	for i, m := range members {
 		var repl []byte
 		switch m.key {
+		case "metadata":
+			if store {
+				continue
+			}
+			// Cut the member with one adjacent comma: the one after it,
+			// or, for the last member, the one before it.
+			kept--
+			switch {
+			case i+1 < len(members):
+				out = append(out, body[last:m.keyStart]...)
+				last = members[i+1].keyStart
+			case i > 0:
+				out = append(out, body[last:members[i-1].valEnd]...)
+				last = m.valEnd
+			default:
+				out = append(out, body[last:m.keyStart]...)
+				last = m.valEnd
+			}
+			continue
 		case "model":
 			sawModel, repl = true, modelJSON
 		case "stream_options":
@@ -54,7 +80,7 @@ func Rewrite(body []byte, model string, stream bool) ([]byte, error) {
 	}
 	// Missing keys go at the end of the object, before its closing brace.
 	out = append(out, body[last:end]...)
-	empty := len(members) == 0
+	empty := kept == 0
 	if !sawModel {
 		if !empty {
 			out = append(out, ',')
@@ -73,6 +99,18 @@ func Rewrite(body []byte, model string, stream bool) ([]byte, error) {
 	return out, nil
 }
 
+// storeEnabled reports whether the body's "store" member is true.
+// Like JSON decoders, the last of duplicate members wins.
+func storeEnabled(body []byte, members []member) bool {
+	store := false
+	for _, m := range members {
+		if m.key == "store" {
+			store = bytes.Equal(body[m.valStart:m.valEnd], []byte("true"))
+		}
+	}
+	return store
+}
+
 // includeUsage returns a stream_options value with include_usage true.
 func includeUsage(v []byte) ([]byte, error) {
 	var opts map[string]json.RawMessage
@@ -89,8 +127,8 @@ func includeUsage(v []byte) ([]byte, error) {
 
 // member locates one top-level member of a JSON object.
 type member struct {
-	key              string
-	valStart, valEnd int
+	key                        string
+	keyStart, valStart, valEnd int
 }
 
 var errNotObject = errors.New("openai: rewrite: body is not a JSON object")
@@ -135,7 +173,7 @@ func topLevelMembers(b []byte) (ms []member, end int, err error) {
 			if ve <= vs || ve > len(b) {
 				return nil, 0, errNotObject
 			}
-			ms = append(ms, member{key: key, valStart: vs, valEnd: ve})
+			ms = append(ms, member{key: key, keyStart: ks, valStart: vs, valEnd: ve})
 			i = skipSpace(b, ve)
 			if i >= len(b) {
 				return nil, 0, errNotObject

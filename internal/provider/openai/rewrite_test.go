@@ -32,6 +32,12 @@ func TestRewrite(t *testing.T) {
 		{"duplicate-model", `{"model":"a","model":"b"}`, false, `{"model":"gpt-4o","model":"gpt-4o"}`},
 		{"escaped-key", `{"mod\u0065l":"a"}`, false, `{"mod\u0065l":"gpt-4o"}`},
 		{"model-not-string", `{"model":null,"n":1}`, false, `{"model":"gpt-4o","n":1}`},
+		{"metadata-first-dropped", `{"metadata":{"purpose":"x"},"model":"a","n":1}`, false, `{"model":"gpt-4o","n":1}`},
+		{"metadata-middle-dropped", `{"model":"a", "metadata" : {"purpose":"x"} , "n":1}`, false, `{"model":"gpt-4o", "n":1}`},
+		{"metadata-last-dropped", `{"model":"a","metadata":{"purpose":"x"}}`, false, `{"model":"gpt-4o"}`},
+		{"metadata-only-dropped", `{"metadata":{}}`, false, `{"model":"gpt-4o"}`},
+		{"metadata-kept-with-store", `{"model":"a","store":true,"metadata":{"k":"v"}}`, false, `{"model":"gpt-4o","store":true,"metadata":{"k":"v"}}`},
+		{"metadata-dropped-store-false", `{"model":"a","store":false,"metadata":{"k":"v"}}`, false, `{"model":"gpt-4o","store":false}`},
 		{"unicode", `{"model":"a","messages":[{"role":"user","content":"héllo \u2028 世界"}]}`, false, `{"model":"gpt-4o","messages":[{"role":"user","content":"héllo \u2028 世界"}]}`},
 	}
 	for _, tt := range tests {
@@ -61,6 +67,9 @@ func rewriteMap(body []byte, model string, stream bool) ([]byte, error) {
 	}
 	mb, _ := json.Marshal(model)
 	m["model"] = mb
+	if string(m["store"]) != "true" {
+		delete(m, "metadata")
+	}
 	if stream {
 		opts, err := includeUsage(m["stream_options"])
 		if err != nil {
@@ -91,6 +100,7 @@ func TestPassThrough(t *testing.T) {
 	}
 	sent := string(srv.Requests()[0].Raw)
 	want := strings.Replace(strings.Replace(body, `"my-alias"`, `"echo"`, 1), `"temperature":0.70}`, `"temperature":0.70,"stream_options":{"include_usage":true}}`, 1)
+	want = strings.Replace(want, `"metadata":{"k":"v"},`, "", 1) // metadata without store is refused by OpenAI
 	if sent != want {
 		t.Errorf("sent body = %s, want %s", sent, want)
 	}

@@ -235,6 +235,9 @@ func (s *Server) validate(r *http.Request, rec *Request) *apiError {
 			return invalid(fmt.Sprintf("Missing required parameter: '%s'.", p), p, "missing_required_parameter")
 		}
 	}
+	if _, ok := rec.Fields["metadata"]; ok && string(rec.Fields["store"]) != "true" && string(rec.Fields["metadata"]) != "null" {
+		return invalid("The 'metadata' parameter is only allowed when 'store' is enabled.", "metadata", "")
+	}
 	if b.StreamOptions != nil && !b.Stream {
 		return invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "")
 	}
