@@ -137,9 +137,11 @@ type chunk struct {
 }
 
 // decodeChunk maps one chunk's JSON to events: one per choice, with usage
-// on the last (or on a choice-less event for the usage chunk). Only the
-// first event carries Native, the whole chunk. No events means the chunk
-// carried nothing airgw models.
+// on the last (or on a choice-less event for the usage chunk). A chunk of
+// one choice (or none) travels as Native too, for byte-exact pass-through; a
+// chunk of several choices (n > 1) carries no Native, because one chunk's
+// bytes cannot be split across its events: the client dialect re-encodes
+// each. No events means the chunk carried nothing airgw models.
 func decodeChunk(provider, key string, data []byte) ([]llm.Event, *llm.Error) {
 	var c chunk
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -180,6 +182,8 @@ func decodeChunk(provider, key string, data []byte) ([]llm.Event, *llm.Error) {
 		ev.FinishReason = llm.FinishReason(ch.FinishReason)
 	}
 	evs[n-1].Usage = usage
-	evs[0].Native = &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: endpoint, Body: bytes.Clone(data)}
+	if n == 1 {
+		evs[0].Native = &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: endpoint, Body: bytes.Clone(data)}
+	}
 	return evs, nil
 }
