@@ -60,7 +60,7 @@ func TestParseGood(t *testing.T) {
 			want: &Config{
 				Server: Server{
 					Listen:            "0.0.0.0:9090",
-					AdminListen:       "127.0.0.1:9091",
+					AdminListen:       "127.0.0.1:8081",
 					MaxBody:           512 << 10,
 					ReadHeaderTimeout: 5 * sec,
 					IdleTimeout:       90 * sec,
@@ -90,8 +90,6 @@ func TestParseGood(t *testing.T) {
 							Input: 2_500_000, Output: 10_000_000,
 							CacheRead: ptr(Price(1_250_000)), CacheWrite: ptr(Price(3_125_000)), Reasoning: ptr(Price(1)),
 						},
-						MaxOutputTokens: 16384,
-						ContextWindow:   128000,
 					},
 					{Name: "meta-llama/Llama-3.1-8B", Targets: []Target{{Provider: "vllm", Model: "meta-llama/Llama-3.1-8B-Instruct", Weight: 1}}},
 					{Name: "demo-fast", Targets: []Target{{Provider: "demo", Model: "demo-fast", Weight: 1}}},
@@ -189,6 +187,7 @@ var badTests = []struct {
 		file: "bad-size-negative.bad.yaml",
 		want: []string{
 			`bad-size-negative.bad.yaml:2:13: server.max_body: expected a size like 4MiB, got "-1MiB": must not be negative`,
+			`bad-size-negative.bad.yaml:9:5: models.n.max_output_tokens: not yet supported in this version of airgw; remove it`,
 			`bad-size-negative.bad.yaml:9:24: models.n.max_output_tokens: expected an integer, got "99999999999999999999": too large`,
 		},
 	},
@@ -210,13 +209,14 @@ var badTests = []struct {
 	{
 		file: "design-full.bad.yaml",
 		want: []string{
+			`design-full.bad.yaml:4:3: server.admin_listen: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:13:3: admin.key: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:13:8: admin.key: environment variable AIRGW_ADMIN_KEY is not set; export it or use ${AIRGW_ADMIN_KEY:-default}`,
 			`design-full.bad.yaml:18:14: providers.openai.api_key: environment variable OPENAI_API_KEY is not set; export it or use ${OPENAI_API_KEY:-default}`,
 			`design-full.bad.yaml:20:11: providers.anthropic.type: provider type "anthropic" is not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:21:14: providers.anthropic.api_key: environment variable ANTHROPIC_API_KEY is not set; export it or use ${ANTHROPIC_API_KEY:-default}`,
 			`design-full.bad.yaml:23:11: providers.azure-eu.type: provider type "azure_openai" is not yet supported in this version of airgw; remove it`,
-			"design-full.bad.yaml:25:14: providers.azure-eu.api_key: cannot read secret file: open /run/secrets/azure_eu_key: no such file or directory",
+			`design-full.bad.yaml:25:14: providers.azure-eu.api_key: cannot read secret file: open /run/secrets/azure_eu_key: no such file or directory`,
 			`design-full.bad.yaml:26:5: providers.azure-eu.api_version: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:28:11: providers.bedrock-us.type: provider type "bedrock" is not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:29:5: providers.bedrock-us.region: not yet supported in this version of airgw; remove it`,
@@ -243,6 +243,7 @@ var badTests = []struct {
 		want: []string{
 			`empty-targets.bad.yaml:5:14: models.empty.targets: is empty; list at least one target, such as {provider: openai, model: gpt-4o}`,
 			`empty-targets.bad.yaml:6:3: models.absent.targets: missing; list at least one target, such as {provider: openai, model: gpt-4o}`,
+			`empty-targets.bad.yaml:7:5: models.absent.context_window: not yet supported in this version of airgw; remove it`,
 			`empty-targets.bad.yaml:10:7: models.zero.targets: every target has weight 0; give at least one a weight above 0`,
 			`empty-targets.bad.yaml:11:9: models.zero.targets[1].provider: missing; name one of the providers`,
 		},
@@ -270,7 +271,9 @@ var badTests = []struct {
 			`multiple.bad.yaml:12:3: log.colour: unknown field "colour" (expected one of level, format)`,
 			`multiple.bad.yaml:14:3: providers.openai.api_key: missing; type openai needs an API key, such as ${OPENAI_API_KEY}`,
 			`multiple.bad.yaml:16:3: providers.vllm.base_url: missing; type openai_compatible needs the server's URL, such as http://127.0.0.1:8000/v1`,
+			`multiple.bad.yaml:21:5: models.gpt-4o.max_output_tokens: not yet supported in this version of airgw; remove it`,
 			`multiple.bad.yaml:21:24: models.gpt-4o.max_output_tokens: 200000 is more than context_window (128000)`,
+			`multiple.bad.yaml:22:5: models.gpt-4o.context_window: not yet supported in this version of airgw; remove it`,
 			`multiple.bad.yaml:27:22: teams.search.models[1]: unknown model "gpt-5" (expected one of gpt-4o)`,
 		},
 	},
@@ -304,10 +307,12 @@ var badTests = []struct {
 	{
 		file: "ranges.bad.yaml",
 		want: []string{
+			`ranges.bad.yaml:3:3: server.admin_listen: not yet supported in this version of airgw; remove it`,
 			`ranges.bad.yaml:3:17: server.admin_listen: must differ from server.listen (127.0.0.1:8080)`,
 			`ranges.bad.yaml:4:13: server.max_body: must be more than 0`,
 			`ranges.bad.yaml:6:15: audit.batch_size: expected an integer, got "0": must be between 1 and 10000`,
 			`ranges.bad.yaml:11:50: models.m.targets[0].weight: expected an integer, got "-1": must be 0 or more`,
+			`ranges.bad.yaml:12:5: models.m.max_output_tokens: not yet supported in this version of airgw; remove it`,
 			`ranges.bad.yaml:12:24: models.m.max_output_tokens: expected an integer, got "0": must be 1 or more`,
 			`ranges.bad.yaml:14:12: routing.timeout: must be more than 0`,
 		},
@@ -412,6 +417,7 @@ var badTests = []struct {
 			`wrong-type.bad.yaml:2:15: audit.batch_size: expected an integer, got "lots"`,
 			`wrong-type.bad.yaml:3:19: audit.flush_interval: expected a duration like 30s, got a list`,
 			`wrong-type.bad.yaml:8:50: models.m.targets[0].weight: expected an integer, got "1.5"`,
+			`wrong-type.bad.yaml:9:5: models.m.context_window: not yet supported in this version of airgw; remove it`,
 			`wrong-type.bad.yaml:9:21: models.m.context_window: expected an integer, got "128k"`,
 		},
 	},
@@ -478,8 +484,8 @@ func TestPosition(t *testing.T) {
 		ok   bool
 	}{
 		{"server.listen", Pos{"full.good.yaml", 3, 11}, true},
-		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 46, 20}, true},
-		{"providers.vllm", Pos{"full.good.yaml", 32, 5}, true},
+		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 45, 20}, true},
+		{"providers.vllm", Pos{"full.good.yaml", 31, 5}, true},
 		{"routing.retries", Pos{}, false},
 	}
 	for _, tt := range tests {
@@ -488,10 +494,10 @@ func TestPosition(t *testing.T) {
 			t.Errorf("Position(%q) = %v, %v, want %v, %v", tt.path, got, ok, tt.want, tt.ok)
 		}
 	}
-	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 31, 3}); got != want {
+	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 30, 3}); got != want {
 		t.Errorf("Provider(vllm).Pos = %v, want %v", got, want)
 	}
-	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 46, 9}); got != want {
+	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 45, 9}); got != want {
 		t.Errorf("Models[0].Targets[1].Pos = %v, want %v", got, want)
 	}
 	if c.Model("nope") != nil || c.Team("search") == nil || c.Provider("nope") != nil {

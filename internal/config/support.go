@@ -14,6 +14,8 @@ const unsupportedMessage = "not yet supported in this version of airgw; remove i
 // notYetSupported holds schema paths (map keys written as *) that are
 // refused when present. It is never modified.
 var notYetSupported = map[string]bool{
+	"server.admin_listen": true,
+
 	"storage.postgres": true,
 	"storage.redis":    true,
 
@@ -23,7 +25,9 @@ var notYetSupported = map[string]bool{
 	"providers.*.region":      true,
 	"providers.*.preset":      true,
 
-	"models.*.fallbacks": true,
+	"models.*.fallbacks":         true,
+	"models.*.max_output_tokens": true,
+	"models.*.context_window":    true,
 
 	"routing.retries":             true,
 	"routing.first_token_timeout": true,

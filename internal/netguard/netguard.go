@@ -55,9 +55,10 @@ var blocked = func() []netip.Prefix {
 }()
 
 // Allowed reports whether addr may be dialled when private networks are not
-// allowed.
+// allowed. An IPv6 zone is ignored: netip.Prefix.Contains never matches a
+// zoned address, and [::1%lo] reaches loopback all the same.
 func Allowed(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() {
 		return false
 	}
