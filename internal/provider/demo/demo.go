@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -71,7 +72,9 @@ func answer(req *llm.Request) *reply {
 				}
 			}
 		}
-		args := fmt.Sprintf(`{"query":%q}`, truncate(last, 200))
+		// JSON, not %q: Go quoting writes \x1b and \x7f, which JSON lacks.
+		q, _ := json.Marshal(truncate(last, 200))
+		args := `{"query":` + string(q) + `}`
 		r.toolCall = &llm.ToolCall{ID: "call_demo_" + digest(req)[:12], Name: tool.Name, Arguments: args}
 		r.finish = llm.FinishToolCalls
 		r.usage = llm.Usage{InputTokens: llm.EstimateInputTokens(req), OutputTokens: int64(llm.EstimateTextTokens(args))}
