@@ -153,7 +153,10 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		Message: "airgw has no route " + r.Method + " " + r.URL.Path + "; it serves POST /v1/chat/completions and GET /v1/models (check the client's base URL: it should end in /v1)"}, id)
 }
 
-// readBody reads the request body up to limit bytes.
+// bodyTimeout bounds reading one request body.
+const bodyTimeout = 60 * time.Second
+
+// readBody reads the request body up to limit bytes, within bodyTimeout.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	// Like OpenAI's API, accept a JSON body whatever its declared type
 	// (plain `curl -d` says x-www-form-urlencoded); refuse only types that
@@ -169,7 +172,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
+	// A body that trickles in slower than this is a slow-loris, not a
+	// client: bound the read, then lift the deadline so that it cannot cut
+	// the (possibly long) streamed response.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
