@@ -167,3 +167,11 @@ func AsError(err error) *Error {
 	}
 	return &Error{Code: CodeInternal, Message: "airgw hit an internal error; the gateway log has the detail under this request id", Err: err}
 }
+
+// Unsupported returns the error for a request feature that the chosen
+// provider cannot serve: a clear 400 naming the feature and the provider,
+// never a silent drop.
+func Unsupported(feature, provider, providerType string) *Error {
+	return &Error{Code: CodeFeatureNotSupported, NoClientRetry: true, Provider: provider,
+		Message: fmt.Sprintf("%s is not supported by provider `%s` (type %s); remove it from the request or route this model to a provider that supports it", feature, provider, providerType)}
+}

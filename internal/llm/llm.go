@@ -42,16 +42,31 @@ type PartType string
 const (
 	PartText  PartType = "text"
 	PartImage PartType = "image"
+	// PartThinking is a model's visible reasoning (Anthropic "thinking",
+	// Bedrock "reasoningContent", Gemini "thought" parts). Text holds it and
+	// Signature the provider's signature, which must be sent back unchanged
+	// in later turns.
+	PartThinking PartType = "thinking"
+	// PartRedactedThinking is reasoning the provider encrypted; Data holds
+	// it opaque, to be sent back unchanged.
+	PartRedactedThinking PartType = "redacted_thinking"
 )
 
 // Part is one piece of a message's content.
 type Part struct {
 	Type PartType
-	Text string // PartText
+	Text string // PartText, PartThinking
 	// ImageURL is an http(s) URL or a data: URL (base64) for PartImage.
 	ImageURL string
 	// ImageDetail is OpenAI's "detail" hint (auto, low, high); empty when unset.
 	ImageDetail string
+	// Signature authenticates a PartThinking block (Anthropic, Bedrock).
+	Signature string
+	// Data is the opaque payload of a PartRedactedThinking block.
+	Data string
+	// CacheControl marks a prompt-cache breakpoint after this part
+	// (Anthropic "cache_control": {"type": "ephemeral"}); empty when unset.
+	CacheControl string
 }
 
 // ToolCall is a function call made by the assistant.
@@ -71,6 +86,9 @@ type Message struct {
 	Name            string
 	ToolCalls       []ToolCall // RoleAssistant
 	ToolCallID      string     // RoleTool
+	// IsError marks a RoleTool result that reports a failed call
+	// (Anthropic "is_error").
+	IsError bool
 }
 
 // Text returns the concatenated text parts of m.
@@ -128,11 +146,17 @@ type Request struct {
 	MaxTokens         int // 0 when the client set no limit
 	Temperature       *float64
 	TopP              *float64
+	TopK              *int // Anthropic, Gemini, Bedrock (via additional fields)
 	Stop              []string
 	N                 int // 0 or 1: one choice
 	Seed              *int64
 	ResponseFormat    *ResponseFormat
-	Stream            bool
+	// Thinking asks for visible reasoning; nil leaves the provider's default.
+	Thinking *Thinking
+	// ReasoningEffort is OpenAI's reasoning_effort (minimal, low, medium,
+	// high); empty when unset.
+	ReasoningEffort string
+	Stream          bool
 	// IncludeUsage records that a streaming client asked for a final usage
 	// chunk. Providers always request usage upstream regardless, so that
 	// every request is priced; the dialect strips it when not asked for.
@@ -145,6 +169,14 @@ type Request struct {
 	// rewritten (model, stream options), so that fields airgw does not
 	// model pass through untouched. Nil when the request was built in code.
 	Native *Native
+}
+
+// Thinking configures extended reasoning. BudgetTokens is the most tokens
+// the model may spend thinking (Anthropic budget_tokens, Gemini
+// thinkingBudget); 0 with Enabled leaves the budget to the provider.
+type Thinking struct {
+	Enabled      bool
+	BudgetTokens int
 }
 
 // Native is a request body as the client sent it.
@@ -196,7 +228,10 @@ type Response struct {
 	Created           int64  // Unix seconds
 	SystemFingerprint string
 	Choices           []Choice
-	Usage             Usage
+	// StopSequence is the stop sequence that ended generation, when one did
+	// (FinishReason is then FinishStop).
+	StopSequence string
+	Usage        Usage
 	// UsageReported is false when the provider sent no usage.
 	UsageReported bool
 
@@ -224,8 +259,15 @@ type Event struct {
 	Role      Role   // set on the first delta of a choice
 	Text      string // content delta
 	ToolCalls []ToolCallDelta
+	// Thinking is a reasoning delta; ThinkingSignature arrives once, after
+	// the reasoning text of a block (Anthropic signature_delta).
+	Thinking          string
+	ThinkingSignature string
+	// RedactedThinking is an opaque encrypted reasoning block.
+	RedactedThinking string
 
 	FinishReason FinishReason // set on a choice's last event
+	StopSequence string       // the stop sequence that ended generation, if any
 
 	// Usage is set on the event that reports usage (usually the last). For
 	// providers whose usage is cumulative, each report replaces the previous.
@@ -253,6 +295,41 @@ type Reply struct {
 	// Header holds upstream response headers worth keeping (request ids,
 	// rate-limit state). Never forwarded to clients wholesale.
 	Header http.Header
+}
+
+// EmbeddingRequest asks for vector embeddings of Input.
+type EmbeddingRequest struct {
+	Model      string
+	Input      []string
+	Dimensions int // 0: the model's default
+	// EncodingFormat is "float" (default) or "base64" (OpenAI). Providers
+	// that cannot produce base64 return floats and the dialect encodes them.
+	EncodingFormat string
+	User           string
+	Native         *Native
+}
+
+// EmbeddingResponse holds one vector per input, in input order.
+type EmbeddingResponse struct {
+	Model   string
+	Vectors [][]float32
+	Usage   Usage // InputTokens only
+	// UsageReported is false when the provider sent no usage.
+	UsageReported bool
+	Native        *Native
+}
+
+// Embedder is the optional capability of providers that serve embeddings,
+// found by type assertion on a Provider.
+type Embedder interface {
+	Embed(ctx context.Context, req *EmbeddingRequest) (*EmbeddingResponse, error)
+}
+
+// TokenCounter is the optional capability of providers that count a
+// request's input tokens exactly (Anthropic's count_tokens). Without it,
+// airgw estimates with EstimateInputTokens.
+type TokenCounter interface {
+	CountTokens(ctx context.Context, req *Request) (int64, error)
 }
 
 // Provider is a configured upstream: an LLM vendor's API, reached with the

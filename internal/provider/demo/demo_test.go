@@ -56,7 +56,7 @@ type collected struct {
 	lastErr error
 }
 
-func stream(t *testing.T, ctx context.Context, p *Provider, req *llm.Request) *collected {
+func readStream(t *testing.T, ctx context.Context, p *Provider, req *llm.Request) *collected {
 	t.Helper()
 	r := *req
 	r.Stream = true
@@ -158,7 +158,7 @@ func TestChatText(t *testing.T) {
 			}
 
 			// The stream says the same thing, word by word.
-			s := stream(t, context.Background(), newProvider(), tt.req)
+			s := readStream(t, context.Background(), newProvider(), tt.req)
 			if !errors.Is(s.lastErr, io.EOF) {
 				t.Errorf("stream(%s) ended with %v, want io.EOF", tt.name, s.lastErr)
 			}
@@ -217,7 +217,7 @@ func TestChatToolCall(t *testing.T) {
 				t.Errorf("Chat(tool_choice %+v) usage = %+v, want %+v", tt.choice, resp.Usage, wantUsage)
 			}
 
-			s := stream(t, context.Background(), newProvider(), req)
+			s := readStream(t, context.Background(), newProvider(), req)
 			wantDeltas := []llm.ToolCallDelta{{Index: 0, ID: want[0].ID, Name: want[0].Name, Arguments: wantArgs}}
 			if diff := cmp.Diff(wantDeltas, s.tools[0]); diff != "" {
 				t.Errorf("stream(tool_choice %+v) tool deltas mismatch (-want +got):\n%s", tt.choice, diff)
@@ -240,7 +240,7 @@ func TestToolArgumentsAreJSON(t *testing.T) {
 		{"control", "a\x1bb\x7fc\x00d", "a\x1bb\x7fc\x00d"},
 		{"newline", "line1\nline2", "line1\nline2"},
 		{"html", "<b>&</b>", "<b>&</b>"},
-		{"unicode", "héllo 😀 \u2028", "héllo 😀 \u2028"},
+		{"unicode", "héllo \u2028 😀", "héllo \u2028 😀"},
 		{"long", strings.Repeat("€", 100), strings.Repeat("€", 66) + "…"},
 	}
 	for _, tt := range tests {
@@ -294,7 +294,7 @@ func TestChatChoices(t *testing.T) {
 				t.Errorf("Chat(n=%d) usage = %+v, want %+v", tt.n, resp.Usage, wantUsage)
 			}
 
-			s := stream(t, context.Background(), newProvider(), req)
+			s := readStream(t, context.Background(), newProvider(), req)
 			for i := range want {
 				if s.text[i] != single.Choices[0].Message.Text() || s.finish[i] != single.Choices[0].FinishReason || s.roles[i] != llm.RoleAssistant {
 					t.Errorf("stream(n=%d) choice %d = %q %q %q, want %q %q assistant", tt.n, i, s.text[i], s.finish[i], s.roles[i],
