@@ -104,7 +104,7 @@ models:
 		send(virtualKey, msg(model, false))
 		send(virtualKey, msg(model, true))
 	}
-	send(virtualKey+"x", msg("ok", false))                  // bad checksum
+	send(virtualKey+"x", msg("ok", false))                     // bad checksum
 	send(virtualKey[:len(virtualKey)-1]+"A", msg("ok", false)) // a typo
 	send("sk-airgw-"+strings.Repeat("A", 38), msg("ok", false))
 	send(virtualKey, `{"model":"ok","messages":[{"role":"user","content":"`+virtualKey+`"}],"temperature":"`+providerKey+`"}`)
