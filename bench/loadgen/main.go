@@ -8,6 +8,11 @@
 // not from when it was sent, so a stalled server is charged for the requests
 // it kept waiting (no coordinated omission). Every run is bounded: it ends
 // after -warmup + -duration plus at most -timeout for the last requests.
+//
+// By default requests go through a minimal HTTP/1.1 client (raw.go) that
+// costs about half of net/http's CPU per request, so that on a small machine
+// the load generator runs out of CPU after the server under test, not
+// before; -client std uses net/http.
 package main
 
 import (

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/llm"
@@ -229,6 +230,10 @@ func clientIP(r *http.Request) string {
 func headerValue(r *http.Request, name string, limit int) string {
 	v := strings.TrimSpace(r.Header.Get(name))
 	if len(v) > limit {
+		// Cut on a rune boundary so that the audit record stays UTF-8.
+		for limit > 0 && !utf8.RuneStart(v[limit]) {
+			limit--
+		}
 		v = v[:limit]
 	}
 	return v
