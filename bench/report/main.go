@@ -337,6 +337,23 @@ func printFigures(w io.Writer, res *results) {
 		fmt.Fprintln(w)
 	}
 
+	// Throughput at saturation depends on how much CPU the process under
+	// test got from a shared machine; its CPU per request does not. The
+	// capacity of one full core follows from the latter.
+	if dok && dc > 0 {
+		fmt.Fprintf(w, "  capacity per core (1e6 / CPU µs per request): direct %.0f/s", 1e6/dc)
+		if pok && pc > 0 {
+			fmt.Fprintf(w, ", proxy %.0f/s", 1e6/pc)
+		}
+		if aok && ac > 0 {
+			fmt.Fprintf(w, ", airgw %.0f/s", 1e6/ac)
+			if pok && pc > 0 {
+				fmt.Fprintf(w, " (airgw/proxy %.2f)", pc/ac)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+
 	dt, pt, at := res.get("direct", "stream"), res.get("proxy", "stream"), res.get("airgw", "stream")
 	if dt != nil && dt.TTFT != nil {
 		fmt.Fprintf(w, "  time to first chunk p50: direct %.3f ms", dt.TTFT.P50)

@@ -50,6 +50,7 @@ func TestFigures(t *testing.T) {
 		"added p50 at 500 req/s  proxy +0.200 ms, airgw +0.250 ms; airgw − proxy = +0.050 ms, airgw errors 1  [budget ≤ +0.100 ms, 0 errors: OVER]",
 		"proxy 80.0, airgw 120.0 (airgw/proxy = 1.50×)  [budget ≤ 100 µs: OVER]",
 		"airgw 8000/s (airgw/direct 0.20, airgw/proxy 0.80)",
+		"capacity per core (1e6 / CPU µs per request): direct 55556/s, proxy 12500/s, airgw 8333/s (airgw/proxy 0.67)",
 		"airgw added +0.400 ms  [budget ≤ 0.5 ms: within]",
 		"airgw 20.0 MiB  [budget ≤ 30 MiB: within]",
 		"saturation airgw : target 0.98 cores, load side (loadgen+upstream fake) 0.50 cores: target-bound",

@@ -45,23 +45,41 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if dataDir == "" {
 		dataDir = filepath.Dir(cfg.Storage.SQLite)
 	}
-	var secret []byte
-	if s := cfg.Auth.HMACSecret.Value(); s != "" {
-		if len(s) < 32 {
-			return nil, fmt.Errorf("auth.hmac_secret is %d bytes; use at least 32 random bytes (for example `openssl rand -hex 32`)", len(s))
-		}
-		secret = []byte(s)
-	} else {
-		var err error
-		if secret, err = keys.LoadOrCreateSecret(dataDir); err != nil {
-			return nil, fmt.Errorf("loading the key-hashing secret: %w", err)
-		}
-	}
 	db, err := sqlite.Open(ctx, cfg.Storage.SQLite)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", cfg.Storage.SQLite, err)
 	}
+	secret, err := loadSecret(ctx, cfg, dataDir, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &App{Config: cfg, Log: log, db: db, hasher: keys.NewHasher(secret)}, nil
+}
+
+// loadSecret returns the HMAC secret keys are stored under: the config's,
+// or the data directory's hmac.secret, created on first run. It refuses to
+// create a new one when the database already holds keys: they were hashed
+// with the lost secret, and every one of them would silently stop working.
+func loadSecret(ctx context.Context, cfg *config.Config, dataDir string, db *sqlite.DB) ([]byte, error) {
+	if s := cfg.Auth.HMACSecret.Value(); s != "" {
+		return []byte(s), nil // the loader checked its length
+	}
+	path := filepath.Join(dataDir, keys.SecretFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		ks, err := db.ListKeys(ctx, keys.ListFilter{IncludeRevoked: true})
+		if err != nil {
+			return nil, fmt.Errorf("checking for existing keys: %w", err)
+		}
+		if len(ks) > 0 {
+			return nil, fmt.Errorf("%s is missing, but %s holds %d virtual keys hashed with it: restore the file from a backup (or set auth.hmac_secret to its content); if it is truly lost, move the database aside and re-issue every key", path, cfg.Storage.SQLite, len(ks))
+		}
+	}
+	secret, err := keys.LoadOrCreateSecret(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("loading the key-hashing secret: %w", err)
+	}
+	return secret, nil
 }
 
 // Close closes storage.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -136,5 +138,34 @@ models:
 	}
 	if !strings.Contains(logs.String(), `"msg":"request"`) {
 		t.Errorf("no access log lines; the check above proves nothing:\n%s", logs.String())
+	}
+}
+
+// TestLostSecretRefusesToStart: a data directory that lost hmac.secret
+// while the database holds keys must not get a fresh secret, which would
+// silently invalidate every key.
+func TestLostSecretRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse("demo.yaml", config.DemoYAML(dir), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Keys().Create(context.Background(), keys.CreateOptions{Name: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	secretPath := filepath.Join(filepath.Dir(cfg.Storage.SQLite), keys.SecretFile)
+	if err := os.Remove(secretPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "restore the file") {
+		t.Errorf("Open with a lost secret = %v, want a refusal telling to restore it", err)
+	}
+	if _, err := os.Stat(secretPath); !errors.Is(err, os.ErrNotExist) {
+		t.Error("Open created a new secret despite existing keys")
 	}
 }

@@ -59,7 +59,7 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 			if m.Price != nil {
 				p := configPrice(m.Price)
 				rt.Price = &p
-			} else if p, ok := catalog.LookupTarget(rt.ProviderType, t.Model); ok {
+			} else if p, ok := catalogPrice(catalog, rt.ProviderType, t.Model); ok {
 				rt.Price = &p
 			} else {
 				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
@@ -77,6 +77,17 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		Teams:   teams,
 		Timeout: time.Duration(cfg.Routing.Timeout),
 	}, warns, nil
+}
+
+// catalogPrice looks a target up in the catalog. A plain openai_compatible
+// server (vLLM, Ollama, a proxy) is never priced from the catalog: a local
+// model named "gpt-4o" is not OpenAI's gpt-4o, and guessing its price would
+// be wrong either way. Such targets need an explicit price.
+func catalogPrice(c *pricing.Catalog, providerType, model string) (pricing.Price, bool) {
+	if providerType == "openai_compatible" || providerType == "demo" {
+		return pricing.Price{}, false
+	}
+	return c.LookupTarget(providerType, model)
 }
 
 // configPrice converts a config price (pico-USD per token) to the catalog's

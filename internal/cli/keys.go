@@ -168,12 +168,12 @@ func (e *env) keysList(args []string) error {
 			status := "active"
 			switch {
 			case k.Revoked(now):
-				status = "revoked " + k.RevokedAt.Format(time.RFC3339)
+				status = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339)
 			case k.Expired(now):
 				status = "expired"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, dash(k.Team), k.Prefix,
-				k.CreatedAt.Format(time.RFC3339), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), status)
+				k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), status)
 		}
 		return tw.Flush()
 	})
@@ -202,7 +202,7 @@ func (e *env) keysRevoke(args []string) error {
 		if *asJSON {
 			return writeJSON(e.stdout, k)
 		}
-		fmt.Fprintf(e.stdout, "revoked %s (%s) at %s; running gateways refuse it within 5 seconds\n", k.ID, k.Name, k.RevokedAt.Format(time.RFC3339))
+		fmt.Fprintf(e.stdout, "revoked %s (%s) at %s; running gateways refuse it within 5 seconds\n", k.ID, k.Name, k.RevokedAt.UTC().Format(time.RFC3339))
 		return nil
 	})
 }

@@ -49,7 +49,11 @@ func (e *env) serve(args []string) error {
 		if err != nil {
 			return fmt.Errorf("creating the demo key: %w", err)
 		}
-		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg) }
+		exportCmd := "go run ./cmd/airgw audit export --demo"
+		if cf.dataDir != "" {
+			exportCmd += " --data-dir " + cf.dataDir
+		}
+		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd) }
 	}
 	return a.Serve(e.ctx, ready)
 }
@@ -62,7 +66,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config) {
+func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd string) {
 	base := "http://" + addr.String() + "/v1"
 	body := `{"model":"demo-fast","stream":true,"messages":[{"role":"user","content":"Hello, airgw!"}]}`
 	fmt.Fprintf(e.stdout, `
@@ -83,10 +87,11 @@ Try it:
 
 Then see who used which model, for what, at what cost:
 
-  go run ./cmd/airgw audit export --demo
+  %s
 
+(or with a built binary: airgw audit export --demo). Each start creates a fresh demo key.
 Press Ctrl-C to stop.
-`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body)
+`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd)
 }
 
 func modelNames(cfg *config.Config) []string {

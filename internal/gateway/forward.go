@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/netguard"
 )
 
 // errTimeout is the cause of a context ended by the request timeout, to tell
@@ -43,6 +45,9 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		return e
 	}
 	h.Set("X-Airgw-Attempts", "1")
+	if id := upstreamRequestID(reply.Header); id != "" {
+		h.Set("X-Airgw-Upstream-Request-Id", id)
+	}
 	if reply.Response != nil {
 		resp := reply.Response
 		s.ttft = g.now().Sub(s.start)
@@ -102,6 +107,16 @@ func (g *Gateway) relay(ctx context.Context, s *state, st llm.Stream) error {
 	}
 }
 
+// upstreamRequestID is the provider's id for the call, for support tickets.
+func upstreamRequestID(h http.Header) string {
+	for _, k := range [...]string{"X-Request-Id", "Request-Id", "X-Amzn-Requestid", "Apim-Request-Id"} {
+		if v := h.Get(k); v != "" && len(v) <= 128 {
+			return v
+		}
+	}
+	return ""
+}
+
 // upstreamError classifies a provider failure, telling a client that went
 // away and the request timeout apart from the provider's own faults.
 func (g *Gateway) upstreamError(ctx context.Context, s *state, err error) *llm.Error {
@@ -115,6 +130,13 @@ func (g *Gateway) upstreamError(ctx context.Context, s *state, err error) *llm.E
 	e := llm.AsError(err)
 	if e.Provider == "" {
 		e.Provider = s.target.Provider
+	}
+	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		e.NoClientRetry = true
+		e.Message = "provider `" + s.target.Provider + "` has a base_url on a loopback, private, link-local or metadata address, which airgw refuses by default; if that is intended, an operator must set `allow_private_network: true` on providers." + s.target.Provider
+	case e.Code == llm.CodeProviderAuthFailed:
+		e.NoClientRetry = true // the gateway's credential is wrong: a client retry cannot help
 	}
 	return e
 }

@@ -138,11 +138,23 @@ func (g *Gateway) Models(ctx context.Context, apiKey string) ([]string, error) {
 	rt := g.rt.Load()
 	var out []string
 	for _, name := range rt.Routes.Names() {
-		if allowed(rt, k, name) == nil {
+		if allowed(rt, k, name) == nil && servable(rt, name) {
 			out = append(out, name)
 		}
 	}
 	return out, nil
+}
+
+// servable reports whether a route has a target that can be priced; a
+// route that would only answer model_unpriced is not listed.
+func servable(rt *Runtime, name string) bool {
+	r, _ := rt.Routes.Lookup(name)
+	for _, t := range r.Targets {
+		if t.Price != nil && t.Weight > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // state is one call's progress through the pipeline.

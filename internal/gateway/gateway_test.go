@@ -324,7 +324,7 @@ func TestServeTimeout(t *testing.T) {
 
 func TestModels(t *testing.T) {
 	h := newHarness(t, okResponse)
-	for key, want := range map[string]string{"good": "free,m", "onlydemo": "demo"} {
+	for key, want := range map[string]string{"good": "m", "onlydemo": "demo"} { // "free" has no price: never listed
 		got, err := h.gw.Models(context.Background(), key)
 		if err != nil || strings.Join(got, ",") != want {
 			t.Errorf("Models(%s) = %v, %v, want %s", key, got, err, want)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				if rep.Failing == nil {
 					rep.Failing = map[string]string{}
 				}
-				rep.Failing[name] = err.Error()
+				// The detail goes to the log; this endpoint is unauthenticated.
+				s.opts.Logger.Warn("not ready", "dependency", name, "err", err)
+				rep.Failing[name] = "unavailable"
 			}
 		}
 	}
@@ -139,19 +142,28 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		rep.Status = "unavailable"
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
+	slices.Sort(rep.Checking) // map order is random; answers should not be
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	id := w.Header().Get("X-Request-Id")
-	switch r.URL.Path {
-	case "/v1/chat/completions", "/v1/models", "/healthz", "/readyz":
+	if allow, ok := allowedMethods[r.URL.Path]; ok {
+		w.Header().Set("Allow", allow)
 		oai.WriteError(w, &llm.Error{Code: llm.CodeMethodNotAllowed, NoClientRetry: true,
-			Message: r.Method + " is not allowed on " + r.URL.Path}, id)
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow}, id)
 		return
 	}
 	oai.WriteError(w, &llm.Error{Code: llm.CodeNotFound, NoClientRetry: true,
 		Message: "airgw has no route " + r.Method + " " + r.URL.Path + "; it serves POST /v1/chat/completions and GET /v1/models (check the client's base URL: it should end in /v1)"}, id)
+}
+
+// allowedMethods lists each route's methods, for 405 answers.
+var allowedMethods = map[string]string{
+	"/v1/chat/completions": "POST",
+	"/v1/models":           "GET",
+	"/healthz":             "GET",
+	"/readyz":              "GET",
 }
 
 // bodyTimeout bounds reading one request body.

@@ -449,7 +449,7 @@ func TestReadyz(t *testing.T) {
 		}, 200, report{Status: "ready"}},
 		{"database_down", func(context.Context) map[string]error {
 			return map[string]error{"database": errors.New("database is locked"), "cache": nil}
-		}, 503, report{Status: "unavailable", Failing: map[string]string{"database": "database is locked"}}},
+		}, 503, report{Status: "unavailable", Failing: map[string]string{"database": "unavailable"}}},
 		{"deadline", func(ctx context.Context) map[string]error {
 			if _, ok := ctx.Deadline(); !ok {
 				return map[string]error{"deadline": errors.New("no deadline on the readiness context")}

@@ -50,6 +50,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	// The database holds key hashes and the audit trail: readable by the
+	// gateway's user only, whatever the umask. SQLite gives its -wal and
+	// -shm files the database file's permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	f.Close()
 	pragmas := url.Values{"_pragma": {
 		"busy_timeout(5000)",
 		"journal_mode(WAL)",
