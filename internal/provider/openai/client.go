@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -60,17 +61,45 @@ type Config struct {
 	// of max_completion_tokens, "developer" messages sent as "system", and
 	// text-only content sent as a string.
 	Compatible bool
+	// Preset names a known OpenAI-compatible service (see PresetNames):
+	// it implies Compatible, supplies the default BaseURL and adjusts the
+	// wire request to the service's documented quirks (see PresetInfo).
+	// Empty: a generic OpenAI-compatible server, or OpenAI itself.
+	Preset string
+	// Azure, when set, selects Azure OpenAI (provider type
+	// "azure_openai"); see AzureConfig. BaseURL is then the resource
+	// endpoint (https://NAME.openai.azure.com) and is required.
+	Azure *AzureConfig
 }
+
+// AzureConfig configures an Azure OpenAI resource.
+//
+// With a dated APIVersion ("2024-10-21"), requests go to the deployments
+// surface, {base}/openai/deployments/{deployment}/chat/completions (and
+// /embeddings) with ?api-version=…, where the deployment is the target's
+// model name. With APIVersion "v1", they go to the v1 surface,
+// {base}/openai/v1/chat/completions, with the model in the body as on
+// OpenAI. The key is sent in the api-key header, never as a bearer token.
+type AzureConfig struct {
+	APIVersion string
+}
+
+// azureV1 is the APIVersion of Azure's OpenAI-style v1 surface.
+const azureV1 = "v1"
 
 // Client is an llm.Provider for the OpenAI Chat Completions API. It is safe
 // for concurrent use.
 type Client struct {
 	name   string
-	url    string
+	typ    string // the provider type, for error messages
+	base   string // API root, no trailing slash
+	url    string // chat completions URL (unused for Azure deployments)
 	key    string
 	header http.Header
 	http   *http.Client
 	compat bool
+	azure  *AzureConfig
+	preset *PresetInfo // nil: OpenAI, Azure or a generic compatible server
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -80,8 +109,39 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("openai: provider name is required")
 	}
+	c := &Client{name: cfg.Name, typ: "openai", compat: cfg.Compatible, azure: cfg.Azure}
+	if cfg.Compatible {
+		c.typ = "openai_compatible"
+	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	if base == "" {
+	switch {
+	case cfg.Azure != nil:
+		if cfg.Preset != "" || cfg.Compatible {
+			return nil, fmt.Errorf("openai: provider %s: azure cannot be combined with a preset or openai_compatible", cfg.Name)
+		}
+		c.typ = "azure_openai"
+		if base == "" {
+			return nil, fmt.Errorf("openai: provider %s: azure_openai needs base_url, the resource endpoint such as https://NAME.openai.azure.com", cfg.Name)
+		}
+		v := cfg.Azure.APIVersion
+		if v == "" || strings.ContainsAny(v, "/?&#% \r\n") {
+			return nil, fmt.Errorf("openai: provider %s: azure_openai needs api_version, a dated version such as 2024-10-21 or \"v1\"", cfg.Name)
+		}
+		// Accept the endpoint with or without the /openai[/v1] suffix.
+		base = strings.TrimSuffix(strings.TrimSuffix(base, "/v1"), "/openai")
+	case cfg.Preset != "":
+		p, ok := Preset(cfg.Preset)
+		if !ok {
+			return nil, fmt.Errorf("openai: provider %s: unknown preset %q; known presets: %s", cfg.Name, cfg.Preset, strings.Join(PresetNames(), ", "))
+		}
+		c.preset, c.compat, c.typ = &p, true, "openai_compatible"
+		if base == "" {
+			base = p.BaseURL
+		}
+		if base == "" {
+			return nil, fmt.Errorf("openai: provider %s: preset %s has no default base_url; set the server's URL, such as http://127.0.0.1:8000/v1", cfg.Name, p.Name)
+		}
+	case base == "":
 		base = DefaultBaseURL
 	}
 	if !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
@@ -93,13 +153,17 @@ func New(cfg Config) (*Client, error) {
 	h := make(http.Header)
 	for k, v := range cfg.Headers {
 		switch http.CanonicalHeaderKey(k) {
-		case "Authorization", "Content-Type", "Accept", "Content-Length", "Host":
+		case "Authorization", "Api-Key", "Content-Type", "Accept", "Content-Length", "Host":
 			return nil, fmt.Errorf("openai: provider %s: header %s cannot be set in headers", cfg.Name, k)
 		}
 		h.Set(k, v)
 	}
 	h.Set("Content-Type", "application/json")
-	if cfg.APIKey != "" {
+	switch {
+	case cfg.APIKey == "":
+	case cfg.Azure != nil:
+		h.Set("Api-Key", cfg.APIKey)
+	default:
 		h.Set("Authorization", "Bearer "+cfg.APIKey)
 	}
 	if cfg.Organization != "" {
@@ -107,83 +171,68 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := &http.Client{}
 	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient // copy: never change the caller's client
-		hc = &c
+		hc2 := *cfg.HTTPClient // copy: never change the caller's client
+		hc = &hc2
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{
-		name:   cfg.Name,
-		url:    base + "/chat/completions",
-		key:    cfg.APIKey,
-		header: h,
-		http:   hc,
-		compat: cfg.Compatible,
-	}, nil
+	c.base, c.key, c.header, c.http = base, cfg.APIKey, h, hc
+	c.url = c.endpointURL("chat/completions", "")
+	return c, nil
+}
+
+// endpointURL returns the URL of an API operation ("chat/completions",
+// "embeddings", "responses") for model. On Azure's deployments surface
+// the model names the deployment; the Responses API has no deployment
+// path there and takes the model in the body.
+func (c *Client) endpointURL(op, model string) string {
+	if c.azure == nil {
+		return c.base + "/" + op
+	}
+	v := c.azure.APIVersion
+	if v == azureV1 {
+		return c.base + "/openai/v1/" + op
+	}
+	if op == "responses" {
+		return c.base + "/openai/responses?api-version=" + url.QueryEscape(v)
+	}
+	return c.base + "/openai/deployments/" + url.PathEscape(model) + "/" + op + "?api-version=" + url.QueryEscape(v)
 }
 
 // Name returns the provider name from the configuration.
 func (c *Client) Name() string { return c.name }
 
 // Chat sends req and returns the reply: a Response, or a Stream when
-// req.Stream is set. Errors are *llm.Error.
+// req.Stream is set. A request whose Native endpoint is /v1/responses is
+// forwarded to the Responses API (see responses.go). Errors are
+// *llm.Error.
 func (c *Client) Chat(ctx context.Context, req *llm.Request) (*llm.Reply, error) {
+	if n := req.Native; n != nil && n.Endpoint == ResponsesEndpoint {
+		return c.responses(ctx, req)
+	}
+	if c.azure != nil && c.azure.APIVersion != azureV1 && req.Model == "" {
+		return nil, llm.ParamError("model", "an Azure OpenAI target needs a model: the name of the deployment")
+	}
 	body, err := c.encode(req)
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	var sent atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			sent.Store(true)
-		}
-	}}
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		cancel()
-		return nil, &llm.Error{Code: llm.CodeInternal, Message: "airgw could not build the upstream request", Provider: c.name, Err: err}
+	u := c.url
+	if c.azure != nil {
+		u = c.endpointURL("chat/completions", req.Model)
 	}
-	hreq.Header = c.header.Clone()
-	if req.Stream {
-		hreq.Header.Set("Accept", "text/event-stream")
-	} else {
-		hreq.Header.Set("Accept", "application/json")
-	}
-	resp, err := c.http.Do(hreq)
+	resp, cancel, err := c.post(ctx, u, body, req.Stream)
 	if err != nil {
-		cancel()
-		return nil, c.transportError(ctx, err, sent.Load())
+		return nil, err
 	}
 	hdr := keepHeaders(resp.Header)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBytes))
-		resp.Body.Close()
-		cancel()
-		return nil, classify(c.name, c.key, resp, b)
-	}
-	if req.Stream && !isEventStream(resp.Header) {
-		// Some compatible servers ignore "stream" and answer with JSON.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBytes))
-		resp.Body.Close()
-		cancel()
-		if e := streamedErrorBody(c.name, c.key, resp.StatusCode, b); e != nil {
-			return nil, e
-		}
-		return nil, &llm.Error{Code: llm.CodeProviderError, Provider: c.name, UpstreamStatus: resp.StatusCode, Sent: true,
-			Message: fmt.Sprintf("provider %s answered a streaming request with %q instead of an event stream", c.name, resp.Header.Get("Content-Type"))}
-	}
 	if req.Stream {
 		return &llm.Reply{Stream: newStream(ctx, cancel, c.name, c.key, resp.Body), Header: hdr}, nil
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	b, err := readAllLimit(resp.Body, MaxResponseBytes)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, &llm.Error{Code: llm.CodeProviderError, Provider: c.name, UpstreamStatus: resp.StatusCode, Sent: true,
-				Message: fmt.Sprintf("provider %s sent a response larger than %d MiB", c.name, MaxResponseBytes>>20)}
-		}
-		return nil, c.transportError(ctx, err, true)
+	b, e := c.readBody(ctx, resp)
+	if e != nil {
+		return nil, e
 	}
 	r, e := decodeResponse(c.name, c.key, resp.StatusCode, b)
 	if e != nil {
@@ -192,18 +241,88 @@ func (c *Client) Chat(ctx context.Context, req *llm.Request) (*llm.Reply, error)
 	return &llm.Reply{Response: r, Header: hdr}, nil
 }
 
+// post sends body to u and returns a 2xx response whose body the caller
+// must close, with the function that cancels the request (the caller must
+// call it once done with the body). When stream is set the response is
+// checked to be an event stream. Every failure is classified.
+func (c *Client) post(ctx context.Context, u string, body []byte, stream bool) (*http.Response, context.CancelFunc, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			sent.Store(true)
+		}
+	}}
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, nil, &llm.Error{Code: llm.CodeInternal, Message: "airgw could not build the upstream request", Provider: c.name, Err: err}
+	}
+	hreq.Header = c.header.Clone()
+	if stream {
+		hreq.Header.Set("Accept", "text/event-stream")
+	} else {
+		hreq.Header.Set("Accept", "application/json")
+	}
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		cancel()
+		return nil, nil, c.transportError(ctx, err, sent.Load())
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBytes))
+		resp.Body.Close()
+		cancel()
+		return nil, nil, classify(c.name, c.key, resp, b)
+	}
+	if stream && !isEventStream(resp.Header) {
+		// Some compatible servers ignore "stream" and answer with JSON.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBytes))
+		resp.Body.Close()
+		cancel()
+		if e := streamedErrorBody(c.name, c.key, resp.StatusCode, b); e != nil {
+			return nil, nil, e
+		}
+		return nil, nil, &llm.Error{Code: llm.CodeProviderError, Provider: c.name, UpstreamStatus: resp.StatusCode, Sent: true,
+			Message: fmt.Sprintf("provider %s answered a streaming request with %q instead of an event stream", c.name, resp.Header.Get("Content-Type"))}
+	}
+	return resp, cancel, nil
+}
+
+// readBody reads a non-streaming 2xx body, bounded by MaxResponseBytes.
+func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, *llm.Error) {
+	b, err := readAllLimit(resp.Body, MaxResponseBytes)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, &llm.Error{Code: llm.CodeProviderError, Provider: c.name, UpstreamStatus: resp.StatusCode, Sent: true,
+				Message: fmt.Sprintf("provider %s sent a response larger than %d MiB", c.name, MaxResponseBytes>>20)}
+		}
+		return nil, c.transportError(ctx, err, true)
+	}
+	return b, nil
+}
+
 // encode returns the upstream body for req.
 func (c *Client) encode(req *llm.Request) ([]byte, error) {
+	var b []byte
 	if n := req.Native; n != nil && n.Dialect == llm.DialectOpenAI && n.Endpoint == endpoint {
-		b, err := Rewrite(n.Body, req.Model, req.Stream)
+		var err error
+		b, err = Rewrite(n.Body, req.Model, req.Stream)
 		if err != nil {
 			return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request body is not a JSON object", Err: err}
 		}
-		return b, nil
+	} else {
+		var err error
+		if b, err = marshalRequest(req, c.compat); err != nil {
+			return nil, err
+		}
 	}
-	b, err := marshalRequest(req, c.compat)
-	if err != nil {
-		return nil, err
+	if c.preset != nil {
+		q, err := c.preset.apply(b)
+		if err != nil {
+			return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request body is not a JSON object", Err: err}
+		}
+		b = q
 	}
 	return b, nil
 }

@@ -52,12 +52,12 @@ type MessagesRequest struct {
 // CountTokensRequest is the body of POST /v1/messages/count_tokens: the
 // parts of a MessagesRequest that make up the prompt.
 type CountTokensRequest struct {
-	Model      string      `json:"model"`
-	Messages   []Message   `json:"messages"`
-	System     Content     `json:"system,omitzero"`
-	Tools      []Tool      `json:"tools,omitempty"`
-	ToolChoice *ToolChoice `json:"tool_choice,omitempty"`
-	Thinking   *Thinking   `json:"thinking,omitempty"`
+	Model      string          `json:"model"`
+	Messages   []Message       `json:"messages"`
+	System     Content         `json:"system,omitzero"`
+	Tools      []Tool          `json:"tools,omitempty"`
+	ToolChoice *ToolChoice     `json:"tool_choice,omitempty"`
+	Thinking   *Thinking       `json:"thinking,omitempty"`
 	MCPServers json.RawMessage `json:"mcp_servers,omitempty"`
 }
 

@@ -145,10 +145,10 @@ type GenerationConfig struct {
 // ThinkingConfig configures reasoning. ThinkingBudget is in tokens: 0
 // disables thinking where the model allows it, -1 lets the model decide;
 // nil leaves the model's default. IncludeThoughts asks for thought summaries
-// as parts with Thought set.
+// as parts with Thought set; nil means false.
 type ThinkingConfig struct {
-	ThinkingBudget  *int `json:"thinkingBudget,omitempty"`
-	IncludeThoughts bool `json:"includeThoughts,omitempty"`
+	ThinkingBudget  *int  `json:"thinkingBudget,omitempty"`
+	IncludeThoughts *bool `json:"includeThoughts,omitempty"`
 }
 
 // EmbedContentRequest is the body of embedContent, and one entry of

@@ -55,5 +55,3 @@ CREATE TABLE audit_records (
 
 CREATE INDEX audit_records_start ON audit_records (start_ns);
 CREATE INDEX audit_records_key ON audit_records (key_id, start_ns);
-CREATE INDEX audit_records_team ON audit_records (team, start_ns);
-CREATE INDEX audit_records_model ON audit_records (requested_model, start_ns);
