@@ -17,10 +17,13 @@ import (
 	"time"
 
 	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/retry"
+	"github.com/airgw/airgw/internal/route"
 	"github.com/airgw/airgw/internal/server"
 	"github.com/airgw/airgw/internal/store/sqlite"
 )
@@ -110,13 +113,20 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
 		Logger:        a.Log,
 	})
-	gw := gateway.New(rt, gateway.Options{Auth: auth, Audit: aw, Logger: a.Log})
+	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
+	gw := gateway.New(rt, gateway.Options{
+		Auth: auth, Audit: aw, Logger: a.Log,
+		Breakers: breakers,
+		Budget:   retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min),
+		Latency:  route.NewLatency(),
+	})
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"database": a.db.Ping(ctx)}
 		},
+		Breakers: breakers.States,
 	})
 	srv := &http.Server{
 		Handler:           handler,

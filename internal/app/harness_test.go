@@ -39,7 +39,7 @@ server: {listen: "127.0.0.1:0", max_body: 64KiB}
 storage: {sqlite: "@DIR@/airgw.db"}
 log: {level: error}
 audit: {flush_interval: 5ms, batch_size: 64}
-routing: {timeout: 20s}
+routing: {timeout: 20s, retries: 0}  # resilience has its own tests
 providers:
   fake:
     type: openai

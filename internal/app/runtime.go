@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/netguard"
 	"github.com/airgw/airgw/internal/pricing"
 	"github.com/airgw/airgw/internal/provider/demo"
+	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 
 	oaiprov "github.com/airgw/airgw/internal/provider/openai"
@@ -32,14 +34,14 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 // deadlines. It makes no network calls.
 func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
-	types := make(map[string]string, len(cfg.Providers))
+	byName := make(map[string]*config.Provider, len(cfg.Providers))
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
-		client, err := newProvider(p)
+		client, err := newProvider(p, time.Duration(cfg.Routing.ConnectTimeout))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
 		}
-		providers[p.Name], types[p.Name] = client, p.Type
+		providers[p.Name], byName[p.Name] = client, p
 	}
 	var warns []Warning
 	routes := make([]*route.Route, 0, len(cfg.Models))
@@ -48,13 +50,16 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		hint := fmt.Sprintf("`price:` under `models.%s` in %s", m.Name, m.Pos)
 		targets := make([]route.Target, 0, len(m.Targets))
 		for _, t := range m.Targets {
+			pc := byName[t.Provider]
 			rt := route.Target{
-				Provider:     t.Provider,
-				ProviderType: types[t.Provider],
-				Client:       providers[t.Provider],
-				Model:        t.Model,
-				Weight:       t.Weight,
-				PriceHint:    hint,
+				Provider:          t.Provider,
+				ProviderType:      pc.Type,
+				Client:            providers[t.Provider],
+				Model:             t.Model,
+				Weight:            t.Weight,
+				PriceHint:         hint,
+				FirstTokenTimeout: time.Duration(pc.FirstTokenTimeout),
+				IdleTimeout:       time.Duration(pc.IdleTimeout),
 			}
 			if m.Price != nil {
 				p := configPrice(m.Price)
@@ -66,17 +71,47 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 			}
 			targets = append(targets, rt)
 		}
-		routes = append(routes, route.NewRoute(m.Name, targets))
+		r := route.NewRoute(m.Name, targets)
+		r.Strategy = route.Strategy(m.Strategy)
+		if r.Strategy == "" {
+			r.Strategy = route.Strategy(cfg.Routing.Strategy)
+		}
+		r.Fallbacks, r.ContextFallback = m.Fallbacks, m.ContextFallback
+		r.Timeout = time.Duration(m.Timeout)
+		r.FirstTokenTimeout, r.IdleTimeout = time.Duration(m.FirstTokenTimeout), time.Duration(m.IdleTimeout)
+		routes = append(routes, r)
 	}
 	teams := make(map[string][]string, len(cfg.Teams))
 	for _, t := range cfg.Teams {
 		teams[t.Name] = t.Models
 	}
+	rc := cfg.Routing
+	rules := make([]gateway.Rule, 0, len(rc.Rules))
+	for _, r := range rc.Rules {
+		rules = append(rules, gateway.Rule{Purpose: r.Purpose, Tag: r.Tag, Model: r.Model, Use: r.Use})
+	}
 	return &gateway.Runtime{
-		Routes:  route.NewTable(routes...),
-		Teams:   teams,
-		Timeout: time.Duration(cfg.Routing.Timeout),
+		Routes:            route.NewTable(routes...),
+		Teams:             teams,
+		Timeout:           time.Duration(rc.Timeout),
+		FirstTokenTimeout: time.Duration(rc.FirstTokenTimeout),
+		IdleTimeout:       time.Duration(rc.IdleTimeout),
+		Retries:           rc.Retries,
+		Backoff:           retry.Backoff{Base: time.Duration(rc.Backoff.Base), Max: time.Duration(rc.Backoff.Max)},
+		Rules:             rules,
 	}, warns, nil
+}
+
+// BreakerSettings returns the circuit-breaker settings of cfg.
+func BreakerSettings(cfg *config.Config) breaker.Settings {
+	b := cfg.Routing.Breaker
+	return breaker.Settings{
+		ConsecutiveFailures: b.ConsecutiveFailures,
+		FailureRatio:        b.FailureRatio,
+		MinRequests:         b.MinRequests,
+		Window:              time.Duration(b.Window),
+		Cooldown:            time.Duration(b.Cooldown),
+	}
 }
 
 // catalogPrice looks a target up in the catalog. A plain openai_compatible
@@ -107,7 +142,10 @@ func configPrice(mp *config.ModelPrice) pricing.Price {
 	return p
 }
 
-func newProvider(p *config.Provider) (llm.Provider, error) {
+func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider, error) {
+	if p.ConnectTimeout > 0 {
+		connectTimeout = time.Duration(p.ConnectTimeout)
+	}
 	var client llm.Provider
 	switch p.Type {
 	case "demo":
@@ -131,7 +169,7 @@ func newProvider(p *config.Provider) (llm.Provider, error) {
 			APIKey:       p.APIKey.Value(),
 			Organization: p.Organization,
 			Headers:      headers,
-			HTTPClient:   httpClient(p.AllowPrivateNetwork),
+			HTTPClient:   httpClient(p.AllowPrivateNetwork, connectTimeout),
 			Compatible:   p.Type == "openai_compatible",
 		})
 		if err != nil {
@@ -150,8 +188,11 @@ func newProvider(p *config.Provider) (llm.Provider, error) {
 // httpClient returns the client for one provider: connection reuse, no
 // redirects (a redirect could lead a credential elsewhere), and the dial
 // guard against private and metadata addresses.
-func httpClient(allowPrivate bool) *http.Client {
-	d := netguard.Dialer(allowPrivate, 10*time.Second)
+func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
+	if connectTimeout <= 0 {
+		connectTimeout = 10 * time.Second
+	}
+	d := netguard.Dialer(allowPrivate, connectTimeout)
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,

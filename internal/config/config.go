@@ -193,8 +193,16 @@ type Provider struct {
 	// AllowPrivateNetwork permits a base URL on a private, loopback or
 	// link-local address. Default false.
 	AllowPrivateNetwork bool `json:"allow_private_network,omitempty"`
-	// Timeout bounds one upstream attempt; zero means Routing.Timeout.
+	// Timeout bounds one upstream attempt, stream included; zero means
+	// only the request's deadline applies.
 	Timeout Duration `json:"timeout,omitempty"`
+	// ConnectTimeout bounds opening a connection; zero means
+	// Routing.ConnectTimeout.
+	ConnectTimeout Duration `json:"connect_timeout,omitempty"`
+	// FirstTokenTimeout and IdleTimeout override the route's and the
+	// routing section's for this provider's targets.
+	FirstTokenTimeout Duration `json:"first_token_timeout,omitempty"`
+	IdleTimeout       Duration `json:"idle_timeout,omitempty"`
 	// Preset names a built-in set of defaults (not yet supported).
 	Preset string `json:"preset,omitempty"`
 	// Pos is where the provider's name was written.
@@ -218,6 +226,17 @@ type Model struct {
 	// ContextWindow is the model's context size in tokens; zero means the
 	// catalog's figure.
 	ContextWindow int `json:"context_window,omitempty"`
+	// Strategy overrides Routing.Strategy for this alias.
+	Strategy string `json:"strategy,omitempty"`
+	// ContextFallback is the alias tried when a target refuses the prompt
+	// as too long (context_length_exceeded); empty means none.
+	ContextFallback    string `json:"context_fallback,omitempty"`
+	ContextFallbackPos Pos    `json:"-"`
+	// Timeout, FirstTokenTimeout and IdleTimeout override the routing
+	// section's for this alias; zero means inherit.
+	Timeout           Duration `json:"timeout,omitempty"`
+	FirstTokenTimeout Duration `json:"first_token_timeout,omitempty"`
+	IdleTimeout       Duration `json:"idle_timeout,omitempty"`
 	// Pos is where the alias was written.
 	Pos Pos `json:"-"`
 }
@@ -254,24 +273,69 @@ type ModelPrice struct {
 
 // Routing holds how requests are sent to targets.
 type Routing struct {
-	// Retries is how many times a retryable failure is retried, 0 to 10
-	// (not yet supported).
+	// Strategy picks among an alias's targets: weighted (default),
+	// priority (in file order), lowest_latency or lowest_cost.
+	Strategy string `json:"strategy"`
+	// Retries is how many more attempts a request may make after a
+	// retryable failure, across targets and fallbacks, 0 to 10. Default 2.
 	Retries int `json:"retries"`
-	// Timeout is the total deadline of one request. Default 120s.
+	// Timeout is the total deadline of one request, every attempt and
+	// backoff included. Default 120s.
 	Timeout Duration `json:"timeout"`
-	// FirstTokenTimeout bounds the wait for the first streamed token; zero
-	// means none (not yet supported).
+	// ConnectTimeout bounds opening a connection to a provider. Default 10s.
+	ConnectTimeout Duration `json:"connect_timeout"`
+	// FirstTokenTimeout bounds the wait for a stream's first event (a
+	// non-streaming answer's headers); zero means none. The attempt then
+	// fails over, as nothing was sent to the client yet.
 	FirstTokenTimeout Duration `json:"first_token_timeout"`
-	// Breaker configures the per-target circuit breaker (not yet supported).
+	// IdleTimeout bounds the wait between two stream events; zero means none.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// Backoff shapes the wait before a retry.
+	Backoff Backoff `json:"backoff"`
+	// RetryBudget caps concurrent retries at a share of active requests.
+	RetryBudget RetryBudget `json:"retry_budget"`
+	// Breaker configures the per-target circuit breaker.
 	Breaker Breaker `json:"breaker"`
+	// Rules send requests of a purpose or tag to another alias.
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Backoff is a capped exponential backoff with full jitter; a provider's
+// Retry-After always wins when longer.
+type Backoff struct {
+	Base Duration `json:"base"` // default 100ms
+	Max  Duration `json:"max"`  // default 2s
+}
+
+// RetryBudget caps retries in flight at Ratio of the requests in flight,
+// but always allows Min.
+type RetryBudget struct {
+	Ratio float64 `json:"ratio"` // default 0.2
+	Min   int     `json:"min"`   // default 3
 }
 
 // Breaker configures a per-target circuit breaker.
 type Breaker struct {
 	// ConsecutiveFailures opens the breaker. Default 5.
 	ConsecutiveFailures int `json:"consecutive_failures"`
+	// FailureRatio opens the breaker when at least MinRequests outcomes in
+	// Window failed at this ratio; 0 (default) disables the rule.
+	FailureRatio float64  `json:"failure_ratio"`
+	MinRequests  int      `json:"min_requests"` // default 20
+	Window       Duration `json:"window"`       // default 30s
 	// Cooldown is the wait before a probe. Default 30s.
 	Cooldown Duration `json:"cooldown"`
+}
+
+// Rule routes by request metadata: a request for Model (or any model when
+// empty) whose purpose is Purpose (when set) and whose tags include Tag
+// (when set) is served by the alias Use instead.
+type Rule struct {
+	Purpose string `json:"purpose,omitempty"`
+	Tag     string `json:"tag,omitempty"`
+	Model   string `json:"model,omitempty"`
+	Use     string `json:"use"`
+	Pos     Pos    `json:"-"`
 }
 
 // Team groups keys that share a model allow-list, a budget and limits.

@@ -94,7 +94,9 @@ func TestParseGood(t *testing.T) {
 					{Name: "meta-llama/Llama-3.1-8B", Targets: []Target{{Provider: "vllm", Model: "meta-llama/Llama-3.1-8B-Instruct", Weight: 1}}},
 					{Name: "demo-fast", Targets: []Target{{Provider: "demo", Model: "demo-fast", Weight: 1}}},
 				},
-				Routing: Routing{Timeout: 300 * sec, Breaker: Breaker{ConsecutiveFailures: 5, Cooldown: 30 * sec}},
+				Routing: Routing{Strategy: "weighted", Retries: 2, Timeout: 300 * sec, ConnectTimeout: 10 * sec,
+					Backoff: Backoff{Base: Duration(100 * time.Millisecond), Max: 2 * sec}, RetryBudget: RetryBudget{Ratio: 0.2, Min: 3},
+					Breaker: Breaker{ConsecutiveFailures: 5, MinRequests: 20, Window: 30 * sec, Cooldown: 30 * sec}},
 				Teams: []Team{
 					{Name: "search", Models: []string{"gpt-4o", "demo-fast"}},
 					{Name: "everything"},
@@ -220,10 +222,6 @@ var badTests = []struct {
 			`design-full.bad.yaml:26:5: providers.azure-eu.api_version: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:28:11: providers.bedrock-us.type: provider type "bedrock" is not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:29:5: providers.bedrock-us.region: not yet supported in this version of airgw; remove it`,
-			`design-full.bad.yaml:40:5: models.gpt-4o.fallbacks: not yet supported in this version of airgw; remove it`,
-			`design-full.bad.yaml:51:3: routing.retries: not yet supported in this version of airgw; remove it`,
-			`design-full.bad.yaml:53:3: routing.first_token_timeout: not yet supported in this version of airgw; remove it`,
-			`design-full.bad.yaml:54:3: routing.breaker: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:59:5: teams.search.budget: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:60:5: teams.search.limits: not yet supported in this version of airgw; remove it`,
 			`design-full.bad.yaml:63:3: policies.require_purpose: not yet supported in this version of airgw; remove it`,
@@ -296,7 +294,6 @@ var badTests = []struct {
 			`not-yet-supported.bad.yaml:2:3: storage.postgres: not yet supported in this version of airgw; remove it`,
 			`not-yet-supported.bad.yaml:4:3: admin.key: not yet supported in this version of airgw; remove it`,
 			`not-yet-supported.bad.yaml:6:22: providers.demo.region: not yet supported in this version of airgw; remove it`,
-			`not-yet-supported.bad.yaml:10:3: routing.retries: not yet supported in this version of airgw; remove it`,
 			`not-yet-supported.bad.yaml:14:5: teams.search.budget: not yet supported in this version of airgw; remove it`,
 			`not-yet-supported.bad.yaml:14:38: teams.search.budget.period: unknown budget period "montly"; did you mean monthly? (expected one of daily, weekly, monthly, total)`,
 			`not-yet-supported.bad.yaml:15:5: teams.search.limits: not yet supported in this version of airgw; remove it`,
@@ -344,7 +341,6 @@ var badTests = []struct {
 	{
 		file: "unknown-model-ref.bad.yaml",
 		want: []string{
-			`unknown-model-ref.bad.yaml:6:5: models.gpt-4o.fallbacks: not yet supported in this version of airgw; remove it`,
 			`unknown-model-ref.bad.yaml:6:17: models.gpt-4o.fallbacks[0]: unknown model "claude-sonnet" (expected one of gpt-4o, gpt-4o-mini)`,
 			`unknown-model-ref.bad.yaml:6:32: models.gpt-4o.fallbacks[1]: a model cannot fall back to itself`,
 			`unknown-model-ref.bad.yaml:11:14: teams.search.models[0]: unknown model "gpt4o"; did you mean gpt-4o?`,

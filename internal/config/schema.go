@@ -23,6 +23,7 @@ var (
 	budgetPeriods = []string{"daily", "weekly", "monthly", "total"}
 	piiActions    = []string{"redact", "block", "log"}
 	piiDetectors  = []string{"email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "secret"}
+	strategies    = []string{"weighted", "priority", "lowest_latency", "lowest_cost"}
 )
 
 const addrWant = "an address like 127.0.0.1:8080"
@@ -122,6 +123,9 @@ func (d *decoder) provider(k, n node, p path) Provider {
 		{"organization", func(v node, p path) { d.str(v, p, &pr.Organization) }},
 		{"allow_private_network", func(v node, p path) { d.boolean(v, p, &pr.AllowPrivateNetwork) }},
 		{"timeout", func(v node, p path) { d.duration(v, p, &pr.Timeout) }},
+		{"connect_timeout", func(v node, p path) { d.duration(v, p, &pr.ConnectTimeout) }},
+		{"first_token_timeout", func(v node, p path) { d.duration(v, p, &pr.FirstTokenTimeout) }},
+		{"idle_timeout", func(v node, p path) { d.duration(v, p, &pr.IdleTimeout) }},
 		{"preset", func(v node, p path) { d.str(v, p, &pr.Preset) }},
 	})
 	return pr
@@ -161,22 +165,73 @@ func (d *decoder) model(k, n node, p path) Model {
 		}},
 		{"max_output_tokens", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &m.MaxOutputTokens) }},
 		{"context_window", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &m.ContextWindow) }},
+		{"strategy", func(v node, p path) { d.enum(v, p, "routing strategy", strategies, &m.Strategy) }},
+		{"context_fallback", func(v node, p path) {
+			d.str(v, p, &m.ContextFallback)
+			m.ContextFallbackPos = d.pos(resolve(v))
+		}},
+		{"timeout", func(v node, p path) { d.duration(v, p, &m.Timeout) }},
+		{"first_token_timeout", func(v node, p path) { d.duration(v, p, &m.FirstTokenTimeout) }},
+		{"idle_timeout", func(v node, p path) { d.duration(v, p, &m.IdleTimeout) }},
 	})
 	return m
 }
 
 func (d *decoder) routing(n node, p path, r *Routing) {
 	d.object(n, p, []field{
+		{"strategy", func(v node, p path) { d.enum(v, p, "routing strategy", strategies, &r.Strategy) }},
 		{"retries", func(v node, p path) { d.integer(v, p, 0, 10, &r.Retries) }},
 		{"timeout", func(v node, p path) { d.duration(v, p, &r.Timeout) }},
+		{"connect_timeout", func(v node, p path) { d.duration(v, p, &r.ConnectTimeout) }},
 		{"first_token_timeout", func(v node, p path) { d.duration(v, p, &r.FirstTokenTimeout) }},
+		{"idle_timeout", func(v node, p path) { d.duration(v, p, &r.IdleTimeout) }},
+		{"backoff", func(v node, p path) {
+			d.object(v, p, []field{
+				{"base", func(v node, p path) { d.duration(v, p, &r.Backoff.Base) }},
+				{"max", func(v node, p path) { d.duration(v, p, &r.Backoff.Max) }},
+			})
+		}},
+		{"retry_budget", func(v node, p path) {
+			d.object(v, p, []field{
+				{"ratio", func(v node, p path) {
+					parsed(d, v, p, "a ratio between 0 and 1 like 0.2", parseRatio, &r.RetryBudget.Ratio)
+				}},
+				{"min", func(v node, p path) { d.integer(v, p, 0, 1<<20, &r.RetryBudget.Min) }},
+			})
+		}},
 		{"breaker", func(v node, p path) {
 			d.object(v, p, []field{
 				{"consecutive_failures", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &r.Breaker.ConsecutiveFailures) }},
+				{"failure_ratio", func(v node, p path) {
+					parsed(d, v, p, "a ratio between 0 and 1 like 0.5", parseRatio, &r.Breaker.FailureRatio)
+				}},
+				{"min_requests", func(v node, p path) { d.integer(v, p, 1, math.MaxInt32, &r.Breaker.MinRequests) }},
+				{"window", func(v node, p path) { d.duration(v, p, &r.Breaker.Window) }},
 				{"cooldown", func(v node, p path) { d.duration(v, p, &r.Breaker.Cooldown) }},
 			})
 		}},
+		{"rules", func(v node, p path) {
+			d.list(v, p, func(item node, p path) {
+				ru := Rule{Pos: d.pos(item)}
+				d.object(item, p, []field{
+					{"purpose", func(v node, p path) { d.str(v, p, &ru.Purpose) }},
+					{"tag", func(v node, p path) { d.str(v, p, &ru.Tag) }},
+					{"model", func(v node, p path) { d.str(v, p, &ru.Model) }},
+					{"use", func(v node, p path) { d.str(v, p, &ru.Use) }},
+				})
+				r.Rules = append(r.Rules, ru)
+			})
+		}},
 	})
+}
+
+// parseRatio parses a number in [0, 1].
+func parseRatio(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
+		return 0, errors.New("must be a number from 0 to 1")
+	}
+	return f, nil
 }
 
 func (d *decoder) team(k, n node, p path) Team {

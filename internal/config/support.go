@@ -25,13 +25,8 @@ var notYetSupported = map[string]bool{
 	"providers.*.region":      true,
 	"providers.*.preset":      true,
 
-	"models.*.fallbacks":         true,
 	"models.*.max_output_tokens": true,
 	"models.*.context_window":    true,
-
-	"routing.retries":             true,
-	"routing.first_token_timeout": true,
-	"routing.breaker":             true,
 
 	"teams.*.budget": true,
 	"teams.*.limits": true,

@@ -29,8 +29,14 @@ func defaults() *Config {
 		Log:     Log{Level: "info", Format: "text"},
 		Audit:   Audit{BatchSize: 256, FlushInterval: Duration(time.Second)},
 		Routing: Routing{
-			Timeout: Duration(120 * time.Second),
-			Breaker: Breaker{ConsecutiveFailures: 5, Cooldown: Duration(30 * time.Second)},
+			Strategy:       "weighted",
+			Retries:        2,
+			Timeout:        Duration(120 * time.Second),
+			ConnectTimeout: Duration(10 * time.Second),
+			Backoff:        Backoff{Base: Duration(100 * time.Millisecond), Max: Duration(2 * time.Second)},
+			RetryBudget:    RetryBudget{Ratio: 0.2, Min: 3},
+			Breaker: Breaker{ConsecutiveFailures: 5, MinRequests: 20, Window: Duration(30 * time.Second),
+				Cooldown: Duration(30 * time.Second)},
 		},
 	}
 }
@@ -92,6 +98,14 @@ func (d *decoder) validate(c *Config, root Pos) {
 
 	d.validateProviders(c, root)
 	d.validateModels(c, root)
+	d.validateRules(c)
+	if it := c.Routing.IdleTimeout; it > 0 && it >= c.Routing.Timeout {
+		d.add("routing.idle_timeout", root, "must be shorter than routing.timeout (%s)", c.Routing.Timeout)
+	}
+	positive("routing.connect_timeout", int64(c.Routing.ConnectTimeout))
+	if b := c.Routing.Backoff; b.Base > b.Max && b.Max > 0 {
+		d.add("routing.backoff.base", root, "must not exceed routing.backoff.max (%s)", b.Max)
+	}
 	d.validateTeams(c)
 
 	if pii := c.Policies.PII; pii != nil {
@@ -174,8 +188,51 @@ func (d *decoder) validateModels(c *Config, root Pos) {
 			d.required(p+".price.input_per_mtok", m.Price.Pos, "a price needs both input and output; write 0 for free")
 			d.required(p+".price.output_per_mtok", m.Price.Pos, "a price needs both input and output; write 0 for free")
 		}
+		if cf := m.ContextFallback; cf != "" {
+			switch {
+			case cf == m.Name:
+				d.add(p+".context_fallback", m.ContextFallbackPos, "a model cannot fall back to itself")
+			case !slices.Contains(aliases, cf):
+				d.add(p+".context_fallback", m.ContextFallbackPos, "%s", unknownMessage("model", cf, aliases, false))
+			}
+		}
+		d.checkTimeouts(p, m.Timeout, m.FirstTokenTimeout, m.IdleTimeout, c.Routing.Timeout)
 		if m.MaxOutputTokens > 0 && m.ContextWindow > 0 && m.MaxOutputTokens > m.ContextWindow {
 			d.add(p+".max_output_tokens", m.Pos, "%d is more than context_window (%d)", m.MaxOutputTokens, m.ContextWindow)
+		}
+	}
+}
+
+// checkTimeouts checks that a route's or provider's timeouts fit inside the
+// request deadline that applies to them.
+func (d *decoder) checkTimeouts(p string, total, firstToken, idle, routing Duration) {
+	deadline := routing
+	if total > 0 {
+		deadline = total
+	}
+	if firstToken > 0 && firstToken >= deadline {
+		d.add(p+".first_token_timeout", Pos{}, "must be shorter than the request timeout (%s)", deadline)
+	}
+	if idle > 0 && idle >= deadline {
+		d.add(p+".idle_timeout", Pos{}, "must be shorter than the request timeout (%s)", deadline)
+	}
+}
+
+func (d *decoder) validateRules(c *Config) {
+	aliases := c.modelNames()
+	for i, r := range c.Routing.Rules {
+		p := fmt.Sprintf("routing.rules[%d]", i)
+		d.required(p+".use", r.Pos, "name the model alias that serves matching requests")
+		if r.Purpose == "" && r.Tag == "" && !d.failed[p] {
+			d.addf(r.Pos, pathOf(p), "set purpose or tag (or both): a rule without them would send every request for %q elsewhere; change the client's model instead", r.Model)
+		}
+		for _, ref := range []struct{ field, name string }{{"model", r.Model}, {"use", r.Use}} {
+			if ref.name != "" && !slices.Contains(aliases, ref.name) {
+				d.add(p+"."+ref.field, r.Pos, "%s", unknownMessage("model", ref.name, aliases, false))
+			}
+		}
+		if r.Model != "" && r.Model == r.Use {
+			d.add(p+".use", r.Pos, "is the same model as model: the rule would do nothing")
 		}
 	}
 }

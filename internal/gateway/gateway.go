@@ -10,12 +10,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 )
 
@@ -52,17 +55,45 @@ type Runtime struct {
 	// Teams maps a team name to its model allow-list; a nil list allows
 	// every model. A key whose team is missing here is refused.
 	Teams map[string][]string
-	// Timeout bounds a whole request, provider time included.
+	// Timeout bounds a whole request, every attempt and backoff included;
+	// a route's own timeout overrides it.
 	Timeout time.Duration
+	// FirstTokenTimeout and IdleTimeout bound a stream's wait for its first
+	// event and between events; zero means none. Routes and targets
+	// override them.
+	FirstTokenTimeout, IdleTimeout time.Duration
+	// Retries caps the passes over a request's plan after the first.
+	Retries int
+	// Backoff shapes the wait before each retry pass.
+	Backoff retry.Backoff
+	// Rules send requests of a purpose or tag to another alias.
+	Rules []Rule
+}
+
+// Rule routes by request metadata: a request for Model (any model when
+// empty) whose purpose is Purpose (when set) and whose tags include Tag
+// (when set) is served by the alias Use.
+type Rule struct {
+	Purpose, Tag, Model, Use string
+}
+
+func (r *Rule) matches(model, purpose string, tags []string) bool {
+	return (r.Model == "" || r.Model == model) &&
+		(r.Purpose == "" || r.Purpose == purpose) &&
+		(r.Tag == "" || slices.Contains(tags, r.Tag))
 }
 
 // Gateway runs the pipeline. It is safe for concurrent use.
 type Gateway struct {
-	auth  Authenticator
-	audit AuditLog
-	log   *slog.Logger
-	now   func() time.Time
-	rt    atomic.Pointer[Runtime]
+	auth     Authenticator
+	audit    AuditLog
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+	breakers *breaker.Set
+	budget   *retry.Budget
+	latency  *route.Latency
+	rt       atomic.Pointer[Runtime]
 }
 
 // Options configures a Gateway.
@@ -72,16 +103,50 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Sleep waits before a retry; nil means a timer that ctx can cut short.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Breakers, Budget and Latency hold state that outlives a runtime (a
+	// config reload keeps it); nil means fresh ones with default settings.
+	Breakers *breaker.Set
+	Budget   *retry.Budget
+	Latency  *route.Latency
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // New returns a gateway serving rt.
 func New(rt *Runtime, o Options) *Gateway {
-	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now}
+	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now, sleep: o.Sleep,
+		breakers: o.Breakers, budget: o.Budget, latency: o.Latency}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.sleep == nil {
+		g.sleep = sleepCtx
+	}
+	if g.breakers == nil {
+		g.breakers = breaker.NewSet(breaker.Settings{}, g.now)
+	}
+	if g.budget == nil {
+		g.budget = retry.NewBudget(0, 0)
+	}
+	if g.latency == nil {
+		g.latency = route.NewLatency()
 	}
 	g.rt.Store(rt)
 	return g
@@ -103,7 +168,10 @@ type Call struct {
 	Purpose   string // X-Airgw-Purpose; metadata.purpose is used when empty
 	EndUser   string // X-Airgw-User; the body's user field is used when empty
 	Tags      []string
-	Body      []byte
+	// IdempotencyKey is the client's Idempotency-Key header: with it, a
+	// request that may have reached the provider can be sent again.
+	IdempotencyKey string
+	Body           []byte
 	// Decode turns Body into a request in the dialect's terms, returning an
 	// *llm.Error naming the offending field when it is malformed.
 	Decode func(body []byte) (*llm.Request, error)
@@ -114,6 +182,7 @@ type Call struct {
 // c.Out. It always settles and audits the call, whatever happens.
 func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
+	defer g.budget.Begin()()
 	defer g.finish(s)
 	for _, step := range [...]func(context.Context, *state) error{
 		g.authenticate, // the virtual key
@@ -166,7 +235,9 @@ type state struct {
 	key    *keys.Key
 	req    *llm.Request
 	route  *route.Route
-	target *route.Target
+	target *route.Target // the last target attempted
+
+	attemptStart time.Time
 
 	attempts []audit.Attempt
 	usage    llm.Usage
@@ -238,19 +309,32 @@ func contains(list []string, s string) bool {
 }
 
 func (g *Gateway) resolve(_ context.Context, s *state) error {
-	r, ok := s.rt.Routes.Lookup(s.req.Model)
+	alias := s.req.Model
+	for i := range s.rt.Rules {
+		if r := &s.rt.Rules[i]; r.matches(alias, s.Purpose, s.Tags) {
+			alias = r.Use
+			break
+		}
+	}
+	r, ok := s.rt.Routes.Lookup(alias)
 	if !ok {
 		return &llm.Error{Code: llm.CodeModelNotFound, Param: "model", NoClientRetry: true,
 			Message: "model `" + s.req.Model + "` is not configured on this gateway; GET /v1/models lists the models this key may use"}
 	}
 	s.route = r
-	t := r.Pick()
-	if t == nil {
-		return &llm.Error{Code: llm.CodeProviderUnavailable, NoClientRetry: true,
-			Message: "model `" + r.Name + "` has no target with a positive weight; an operator must fix `models." + r.Name + ".targets`"}
-	}
-	s.target = t
-	if t.Price == nil {
+	if !servable(s.rt, r.Name) {
+		var t *route.Target
+		for i := range r.Targets {
+			if r.Targets[i].Weight > 0 {
+				t = &r.Targets[i]
+				break
+			}
+		}
+		if t == nil {
+			return &llm.Error{Code: llm.CodeProviderUnavailable, NoClientRetry: true,
+				Message: "model `" + r.Name + "` has no target with a positive weight; an operator must fix `models." + r.Name + ".targets`"}
+		}
+		s.target = t
 		return &llm.Error{Code: llm.CodeModelUnpriced, NoClientRetry: true,
 			Message: "model `" + r.Name + "` (provider `" + t.Provider + "`, upstream model `" + t.Model + "`) has no known price, and airgw never serves a model it cannot charge for; an operator must set " + t.PriceHint}
 	}

@@ -6,6 +6,7 @@ package route
 import (
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/pricing"
@@ -26,13 +27,29 @@ type Target struct {
 	// PriceHint says where the operator can set a price, for the error
 	// message (e.g. "models.gpt-4o.price in airgw.yaml:31").
 	PriceHint string
+
+	// FirstTokenTimeout and IdleTimeout, when positive, override the
+	// route's for this target (set per provider in the config).
+	FirstTokenTimeout, IdleTimeout time.Duration
 }
 
 // Route is a model alias and its targets.
 type Route struct {
-	Name    string
-	Targets []Target
-	total   int // sum of weights
+	Name     string
+	Targets  []Target
+	Strategy Strategy // empty means Weighted
+	// Fallbacks are aliases whose targets are tried, in order, when every
+	// target of this route failed with a retryable error. They are not
+	// followed transitively.
+	Fallbacks []string
+	// ContextFallback is the alias tried when a target refuses the prompt
+	// as too long; empty means none.
+	ContextFallback string
+	// Timeout, FirstTokenTimeout and IdleTimeout override the runtime's
+	// defaults when positive.
+	Timeout, FirstTokenTimeout, IdleTimeout time.Duration
+
+	total int // sum of weights
 }
 
 // NewRoute returns a route; targets with weight 0 are kept (they may serve

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/llm"
 
@@ -33,6 +34,9 @@ type Options struct {
 	// Ready reports the health of dependencies by name; nil values are
 	// healthy. Nil Ready means always ready.
 	Ready func(ctx context.Context) map[string]error
+	// Breakers reports the circuit-breaker state of every target, shown by
+	// /readyz; nil shows none.
+	Breakers func() []breaker.TargetState
 	// Logger receives server-level events; nil discards them.
 	Logger *slog.Logger
 	// Started is the time the process started, reported by /v1/models.
@@ -120,6 +124,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Status   string            `json:"status"`
 		Failing  map[string]string `json:"failing,omitempty"`
 		Checking []string          `json:"checked,omitempty"`
+		// Targets lists upstream targets whose breaker is not closed: the
+		// gateway is still ready (other targets or fallbacks may serve),
+		// but degraded.
+		Targets map[string]string `json:"degraded_targets,omitempty"`
 	}
 	rep := report{Status: "ready"}
 	if s.opts.Ready != nil {
@@ -134,6 +142,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				// The detail goes to the log; this endpoint is unauthenticated.
 				s.opts.Logger.Warn("not ready", "dependency", name, "err", err)
 				rep.Failing[name] = "unavailable"
+			}
+		}
+	}
+	if s.opts.Breakers != nil {
+		for _, ts := range s.opts.Breakers() {
+			if ts.State != breaker.Closed {
+				if rep.Targets == nil {
+					rep.Targets = map[string]string{}
+				}
+				rep.Targets[ts.Target] = ts.State.String()
+				rep.Status = "degraded"
 			}
 		}
 	}
