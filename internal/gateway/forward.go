@@ -71,7 +71,7 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 			continue
 		}
 		s.target = t
-		err := g.attempt(ctx, s, t)
+		err := g.try(ctx, s, t)
 		e := g.settleAttempt(ctx, s, t, b, err)
 		if e == nil {
 			return nil

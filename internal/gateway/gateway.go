@@ -172,10 +172,14 @@ type Call struct {
 	// request that may have reached the provider can be sent again.
 	IdempotencyKey string
 	Body           []byte
+	// Kind is what the call asks of the provider; the zero value is chat.
+	Kind Kind
 	// Decode turns Body into a request in the dialect's terms, returning an
-	// *llm.Error naming the offending field when it is malformed.
-	Decode func(body []byte) (*llm.Request, error)
-	Out    Output
+	// *llm.Error naming the offending field when it is malformed. For
+	// KindEmbeddings, DecodeEmbeddings is used instead.
+	Decode           func(body []byte) (*llm.Request, error)
+	DecodeEmbeddings func(body []byte) (*llm.EmbeddingRequest, error)
+	Out              Output
 }
 
 // Serve runs c through the pipeline and writes the reply or the error to
@@ -232,10 +236,11 @@ type state struct {
 	rt    *Runtime
 	start time.Time
 
-	key    *keys.Key
-	req    *llm.Request
-	route  *route.Route
-	target *route.Target // the last target attempted
+	key       *keys.Key
+	req       *llm.Request
+	embedding *llm.EmbeddingRequest // KindEmbeddings
+	route     *route.Route
+	target    *route.Target // the last target attempted
 
 	attemptStart time.Time
 
@@ -261,11 +266,21 @@ func (g *Gateway) authenticate(ctx context.Context, s *state) error {
 }
 
 func (g *Gateway) decode(_ context.Context, s *state) error {
-	req, err := s.Decode(s.Body)
-	if err != nil {
-		return err
+	if s.Kind == KindEmbeddings {
+		er, err := s.DecodeEmbeddings(s.Body)
+		if err != nil {
+			return err
+		}
+		// The other steps see the model and the end user as for chat.
+		s.embedding, s.req = er, &llm.Request{Model: er.Model, User: er.User}
+	} else {
+		req, err := s.Decode(s.Body)
+		if err != nil {
+			return err
+		}
+		s.req = req
 	}
-	s.req = req
+	req := s.req
 	if s.Purpose == "" {
 		s.Purpose = req.Metadata["purpose"]
 	}
