@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/airgw/airgw/internal/breaker"
@@ -17,6 +16,9 @@ import (
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 
+	anthprov "github.com/airgw/airgw/internal/provider/anthropic"
+	bedrockprov "github.com/airgw/airgw/internal/provider/bedrock"
+	geminiprov "github.com/airgw/airgw/internal/provider/gemini"
 	oaiprov "github.com/airgw/airgw/internal/provider/openai"
 )
 
@@ -64,7 +66,7 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 			if m.Price != nil {
 				p := configPrice(m.Price)
 				rt.Price = &p
-			} else if p, ok := catalogPrice(catalog, rt.ProviderType, t.Model); ok {
+			} else if p, ok := catalogPrice(catalog, pricingType(pc), t.Model); ok {
 				rt.Price = &p
 			} else {
 				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
@@ -114,6 +116,18 @@ func BreakerSettings(cfg *config.Config) breaker.Settings {
 	}
 }
 
+// pricingType is the name the price catalog knows a provider's models by:
+// its type, or for an OpenAI-compatible service with a preset, the preset's
+// catalog prefix (together_ai/…, groq/…).
+func pricingType(p *config.Provider) string {
+	if p.Type == "openai_compatible" && p.Preset != "" {
+		if info, ok := oaiprov.Preset(p.Preset); ok && info.PricingType != "" {
+			return info.PricingType
+		}
+	}
+	return p.Type
+}
+
 // catalogPrice looks a target up in the catalog. A plain openai_compatible
 // server (vLLM, Ollama, a proxy) is never priced from the catalog: a local
 // model named "gpt-4o" is not OpenAI's gpt-4o, and guessing its price would
@@ -146,38 +160,44 @@ func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider
 	if p.ConnectTimeout > 0 {
 		connectTimeout = time.Duration(p.ConnectTimeout)
 	}
+	headers := make(map[string]string, len(p.Headers))
+	for k, v := range p.Headers {
+		headers[k] = v.Value()
+	}
+	hc := httpClient(p.AllowPrivateNetwork, connectTimeout)
 	var client llm.Provider
+	var err error
 	switch p.Type {
 	case "demo":
 		client = &demo.Provider{Name: p.Name}
-	case "openai", "openai_compatible":
-		base := p.BaseURL
-		if base == "" {
-			base = "https://api.openai.com/v1"
-		}
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("base_url %q is not an http(s) URL", base)
-		}
-		headers := make(map[string]string, len(p.Headers))
-		for k, v := range p.Headers {
-			headers[k] = v.Value()
-		}
-		c, err := oaiprov.New(oaiprov.Config{
+	case "openai", "openai_compatible", "azure_openai":
+		cfg := oaiprov.Config{
 			Name:         p.Name,
-			BaseURL:      base,
+			BaseURL:      p.BaseURL,
 			APIKey:       p.APIKey.Value(),
 			Organization: p.Organization,
 			Headers:      headers,
-			HTTPClient:   httpClient(p.AllowPrivateNetwork, connectTimeout),
+			HTTPClient:   hc,
 			Compatible:   p.Type == "openai_compatible",
-		})
-		if err != nil {
-			return nil, err
+			Preset:       p.Preset,
 		}
-		client = c
+		if p.Type == "azure_openai" {
+			cfg.Azure = &oaiprov.AzureConfig{APIVersion: p.APIVersion}
+		}
+		client, err = oaiprov.New(cfg)
+	case "anthropic":
+		client, err = anthprov.New(anthprov.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Value(), Headers: headers, HTTPClient: hc})
+	case "gemini":
+		client, err = geminiprov.New(geminiprov.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Value(), Headers: headers, HTTPClient: hc})
+	case "bedrock":
+		// Credentials come from the standard AWS chain (environment,
+		// shared files, AWS_PROFILE), resolved per request.
+		client, err = bedrockprov.New(context.Background(), bedrockprov.Config{Name: p.Name, Region: p.Region, BaseURL: p.BaseURL, HTTPClient: hc})
 	default:
 		return nil, fmt.Errorf("provider type %q is not supported in this version of airgw", p.Type)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if p.Timeout > 0 {
 		client = &attemptTimeout{next: client, d: time.Duration(p.Timeout)}

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/netguard"
+
+	oaiprov "github.com/airgw/airgw/internal/provider/openai"
 )
 
 // hostRoute sends requests for one host through a plain transport (standing
@@ -108,5 +112,13 @@ func TestProviderClientDialGuard(t *testing.T) {
 		if !tt.wantBlocked && err != nil {
 			t.Errorf("httpClient(%v).Get(%s) = %v, want success", tt.allowPrivate, srv.URL, err)
 		}
+	}
+}
+
+// TestPresetsMatchConfig keeps the config's list of preset names equal to
+// the adapter's table, so that `airgw check` accepts exactly what runs.
+func TestPresetsMatchConfig(t *testing.T) {
+	if got, want := config.Presets, oaiprov.PresetNames(); !slices.Equal(got, want) {
+		t.Errorf("config.Presets = %v, want the adapter's %v", got, want)
 	}
 }

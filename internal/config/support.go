@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // This file is the one place that says which parts of the schema this
 // version of airgw acts on. Everything in the schema is parsed and validated,
 // so typos are caught everywhere, but a field listed here is then refused:
@@ -20,10 +22,6 @@ var notYetSupported = map[string]bool{
 	"storage.redis":    true,
 
 	"admin.key": true,
-
-	"providers.*.api_version": true,
-	"providers.*.region":      true,
-	"providers.*.preset":      true,
 
 	"models.*.max_output_tokens": true,
 	"models.*.context_window":    true,
@@ -53,10 +51,9 @@ var providerTypes = []string{TypeOpenAI, TypeOpenAICompatible, TypeDemo, TypeAnt
 
 // supportedProviderType reports whether this version of airgw can call
 // providers of type t.
-func supportedProviderType(t string) bool {
-	switch t {
-	case TypeOpenAI, TypeOpenAICompatible, TypeDemo:
-		return true
-	}
-	return false
-}
+func supportedProviderType(t string) bool { return slices.Contains(providerTypes, t) }
+
+// Presets are the known OpenAI-compatible services, the values of
+// providers.*.preset. The provider adapter holds their details; a test in
+// internal/app keeps the two lists equal.
+var Presets = []string{"deepseek", "fireworks", "groq", "mistral", "ollama", "openrouter", "together", "vllm", "xai"}

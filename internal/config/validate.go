@@ -144,10 +144,36 @@ func (d *decoder) validateProviders(c *Config, root Pos) {
 				d.add(p+".api_key", pr.Pos, "is empty; type openai needs an API key")
 			}
 		case TypeOpenAICompatible:
-			d.required(p+".base_url", pr.Pos, "type openai_compatible needs the server's URL, such as http://127.0.0.1:8000/v1")
+			if pr.Preset == "" {
+				d.required(p+".base_url", pr.Pos, "type openai_compatible needs the server's URL, such as http://127.0.0.1:8000/v1, or a preset: "+strings.Join(Presets, ", "))
+			} else if !slices.Contains(Presets, pr.Preset) {
+				d.add(p+".preset", pr.Pos, "%s", unknownMessage("preset", pr.Preset, Presets, true))
+			}
+		case TypeAzureOpenAI:
+			d.required(p+".base_url", pr.Pos, "type azure_openai needs the resource endpoint, such as https://NAME.openai.azure.com")
+			d.required(p+".api_key", pr.Pos, "type azure_openai needs the resource's key, such as ${AZURE_OPENAI_API_KEY}")
+			d.required(p+".api_version", pr.Pos, `type azure_openai needs an api_version, such as "2024-10-21" (or "v1" for the v1 API)`)
+		case TypeAnthropic:
+			d.required(p+".api_key", pr.Pos, "type anthropic needs an API key, such as ${ANTHROPIC_API_KEY}")
+		case TypeGemini:
+			d.required(p+".api_key", pr.Pos, "type gemini needs an API key, such as ${GEMINI_API_KEY}")
+		case TypeBedrock:
+			d.required(p+".region", pr.Pos, "type bedrock needs the AWS region, such as us-east-1")
+			if d.written(p + ".api_key") {
+				d.add(p+".api_key", pr.Pos, "type bedrock signs requests with the standard AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE); remove api_key")
+			}
 		case TypeDemo:
 			if d.written(p + ".base_url") {
 				d.add(p+".base_url", pr.Pos, "the demo provider runs inside airgw and takes no base_url; remove it")
+			}
+		}
+		// Fields that belong to one provider type are errors elsewhere:
+		// never accepted and silently ignored.
+		for _, f := range []struct{ field, owner string }{
+			{"api_version", TypeAzureOpenAI}, {"region", TypeBedrock}, {"preset", TypeOpenAICompatible},
+		} {
+			if pr.Type != "" && pr.Type != f.owner && d.written(p+"."+f.field) {
+				d.add(p+"."+f.field, pr.Pos, "only applies to providers of type %s; remove it", f.owner)
 			}
 		}
 	}

@@ -40,6 +40,8 @@ const (
 	CodeRequestHeaderTooLarge  Code = "request_header_too_large"
 	CodeFeatureNotSupported    Code = "feature_not_supported"
 	CodeUpstreamInvalidRequest Code = "upstream_invalid_request"
+	CodeIdempotencyConflict    Code = "idempotency_conflict"
+	CodeIdempotencyMismatch    Code = "idempotency_mismatch"
 )
 
 // StatusClientClosedRequest is the non-standard status (nginx's 499) recorded
@@ -79,6 +81,8 @@ var classes = map[Code]classInfo{
 	CodeRequestHeaderTooLarge:  {http.StatusRequestHeaderFieldsTooLarge, false, "invalid_request_error"},
 	CodeFeatureNotSupported:    {http.StatusBadRequest, false, "invalid_request_error"},
 	CodeUpstreamInvalidRequest: {http.StatusBadRequest, false, "invalid_request_error"},
+	CodeIdempotencyConflict:    {http.StatusConflict, false, "invalid_request_error"},
+	CodeIdempotencyMismatch:    {http.StatusUnprocessableEntity, false, "invalid_request_error"},
 }
 
 // Status is the HTTP status for c; 500 for an unknown code.

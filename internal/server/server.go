@@ -24,6 +24,7 @@ import (
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/llm"
 
+	anth "github.com/airgw/airgw/internal/dialect/anthropic"
 	oai "github.com/airgw/airgw/internal/dialect/openai"
 )
 
@@ -62,7 +63,9 @@ func New(gw *gateway.Gateway, o Options) *Server {
 		o.Started = time.Now()
 	}
 	s := &Server{gw: gw, opts: o, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	for _, ep := range endpoints {
+		s.mux.HandleFunc(ep.pattern, s.handler(ep))
+	}
 	s.mux.HandleFunc("GET /v1/models", s.models)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
@@ -78,29 +81,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Routes lists the routes that can reach a provider, for tests that check
 // every one of them enforces authentication.
-func (s *Server) Routes() []string { return []string{"POST /v1/chat/completions"} }
-
-func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	id := w.Header().Get("X-Request-Id")
-	body, readErr := readBody(w, r, s.opts.MaxBody)
-	decode := func(b []byte) (*llm.Request, error) { return oai.DecodeChat(b, oai.Limits{}) }
-	if readErr != nil {
-		decode = func([]byte) (*llm.Request, error) { return nil, readErr }
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(endpoints))
+	for _, ep := range endpoints {
+		out = append(out, ep.pattern)
 	}
-	c := &gateway.Call{
-		RequestID: id,
-		Dialect:   llm.DialectOpenAI,
-		Endpoint:  "/v1/chat/completions",
-		APIKey:    apiKey(r),
-		ClientIP:  clientIP(r),
-		Purpose:   headerValue(r, "X-Airgw-Purpose", 256),
-		EndUser:   headerValue(r, "X-Airgw-User", 256),
-		Tags:      tags(r),
-		Body:      body,
-		Decode:    decode,
-		Out:       oai.NewWriter(w, id),
-	}
-	s.gw.Serve(r.Context(), c)
+	return out
 }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +94,11 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := llm.AsError(err)
 		e.NoClientRetry = e.Code == llm.CodeAuthenticationFailed
-		oai.WriteError(w, e, w.Header().Get("X-Request-Id"))
+		writeError(w, r, e)
+		return
+	}
+	if isAnthropic(r) {
+		anth.WriteModels(w, ids, s.opts.Started.Unix())
 		return
 	}
 	oai.WriteModels(w, ids, s.opts.Started.Unix())
@@ -166,23 +156,30 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	id := w.Header().Get("X-Request-Id")
 	if allow, ok := allowedMethods[r.URL.Path]; ok {
 		w.Header().Set("Allow", allow)
-		oai.WriteError(w, &llm.Error{Code: llm.CodeMethodNotAllowed, NoClientRetry: true,
-			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow}, id)
+		writeError(w, r, &llm.Error{Code: llm.CodeMethodNotAllowed, NoClientRetry: true,
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
 		return
 	}
-	oai.WriteError(w, &llm.Error{Code: llm.CodeNotFound, NoClientRetry: true,
-		Message: "airgw has no route " + r.Method + " " + r.URL.Path + "; it serves POST /v1/chat/completions and GET /v1/models (check the client's base URL: it should end in /v1)"}, id)
+	hint := " (check the client's base URL: for OpenAI SDKs it ends in /v1, for Anthropic SDKs it is the bare host)"
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		hint = "; the API lives under /v1" + hint
+	}
+	writeError(w, r, &llm.Error{Code: llm.CodeNotFound, NoClientRetry: true,
+		Message: "airgw has no route " + r.Method + " " + r.URL.Path + "; it serves POST /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/messages, /v1/messages/count_tokens and GET /v1/models" + hint})
 }
 
 // allowedMethods lists each route's methods, for 405 answers.
 var allowedMethods = map[string]string{
-	"/v1/chat/completions": "POST",
-	"/v1/models":           "GET",
-	"/healthz":             "GET",
-	"/readyz":              "GET",
+	"/v1/chat/completions":      "POST",
+	"/v1/responses":             "POST",
+	"/v1/embeddings":            "POST",
+	"/v1/messages":              "POST",
+	"/v1/messages/count_tokens": "POST",
+	"/v1/models":                "GET",
+	"/healthz":                  "GET",
+	"/readyz":                   "GET",
 }
 
 // bodyTimeout bounds reading one request body.

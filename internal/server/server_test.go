@@ -324,7 +324,7 @@ func TestNotFoundNamesRoutes(t *testing.T) {
 		{"POST", "/chat/completions"},
 		{"POST", "/v1/completions"},
 		{"GET", "/v1/chat/completions/extra"},
-		{"POST", "/v1/embeddings"},
+		{"POST", "/v1/audio/speech"},
 	} {
 		t.Run(tt.method+tt.path, func(t *testing.T) {
 			h := newHarness(t, server.Options{})
@@ -528,7 +528,8 @@ func TestRequestMetadataHeaders(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	h := newHarness(t, server.Options{})
-	if diff := cmp.Diff([]string{"POST /v1/chat/completions"}, h.srv.Routes()); diff != "" {
+	want := []string{"POST /v1/chat/completions", "POST /v1/responses", "POST /v1/embeddings", "POST /v1/messages", "POST /v1/messages/count_tokens"}
+	if diff := cmp.Diff(want, h.srv.Routes()); diff != "" {
 		t.Errorf("Routes() mismatch (-want +got):\n%s", diff)
 	}
 }

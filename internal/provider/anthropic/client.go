@@ -47,12 +47,13 @@ const (
 	MaxErrorBytes = 64 << 10
 )
 
-// Endpoint is the Native endpoint of Anthropic Messages requests: a
-// request whose Native has this endpoint and llm.DialectAnthropic is
-// passed through.
-const Endpoint = "/v1/messages"
-
-const countEndpoint = "/v1/messages/count_tokens"
+// Native endpoints of Anthropic requests: a request whose Native has
+// llm.DialectAnthropic and Endpoint is passed through by Chat, and one with
+// CountEndpoint (or Endpoint) by CountTokens.
+const (
+	Endpoint      = "/v1/messages"
+	CountEndpoint = "/v1/messages/count_tokens"
+)
 
 // Config configures a Client.
 type Config struct {
@@ -156,7 +157,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		name:      cfg.Name,
 		url:       base + Endpoint,
-		countURL:  base + countEndpoint,
+		countURL:  base + CountEndpoint,
 		key:       cfg.APIKey,
 		header:    h,
 		http:      hc,
@@ -284,10 +285,17 @@ func (c *Client) encode(req *llm.Request) ([]byte, bool, error) {
 }
 
 // encodeCount returns the count_tokens body for req: the client's own
-// body reduced to the prompt's fields, or a translation.
+// count_tokens body with the model rewritten, its Messages body reduced to
+// the prompt's fields, or a translation.
 func (c *Client) encodeCount(req *llm.Request) ([]byte, error) {
-	if n := req.Native; n != nil && n.Dialect == llm.DialectAnthropic && n.Endpoint == Endpoint {
-		b, err := CountBody(n.Body, req.Model)
+	if n := req.Native; n != nil && n.Dialect == llm.DialectAnthropic && (n.Endpoint == Endpoint || n.Endpoint == CountEndpoint) {
+		var b []byte
+		var err error
+		if n.Endpoint == CountEndpoint {
+			b, err = Rewrite(n.Body, req.Model)
+		} else {
+			b, err = CountBody(n.Body, req.Model)
+		}
 		if err != nil {
 			return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request body is not a JSON object", Err: err}
 		}

@@ -1,12 +1,17 @@
-// Package openai is the provider adapter for the OpenAI Chat Completions API
-// (provider type "openai") and for servers that imitate it (provider type
-// "openai_compatible": vLLM, Ollama, LM Studio, Together, Groq and others).
+// Package openai is the provider adapter for the OpenAI API (provider type
+// "openai"), for Azure OpenAI ("azure_openai", Config.Azure) and for
+// servers that imitate it ("openai_compatible": vLLM, Ollama, LM Studio,
+// Together, Groq and others, with the known ones described by presets in
+// presets.go).
 //
-// A Client translates llm requests to the wire format of package
+// A Client serves Chat Completions (Chat), embeddings (Embed, embed.go)
+// and, for clients of the OpenAI dialect, the Responses API (responses.go).
+// It translates llm requests to the wire format of package
 // internal/wire/openai, or, when the client spoke the OpenAI dialect itself,
-// forwards its body with only the model and the stream options rewritten,
-// so that fields airgw does not model reach the provider untouched. Every
-// failure is returned as an *llm.Error classified in errors.go.
+// forwards its body with only the fields airgw owns rewritten (the model;
+// for chat also the stream options and a preset's quirks), so that fields
+// airgw does not model reach the provider untouched. Every failure is
+// returned as an *llm.Error classified in errors.go.
 package openai
 
 import (
@@ -180,6 +185,16 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// checkDeployment refuses an empty model on Azure's deployments surface,
+// where the model names the deployment in the URL.
+func (c *Client) checkDeployment(model string) error {
+	if c.azure != nil && c.azure.APIVersion != azureV1 && model == "" {
+		return &llm.Error{Code: llm.CodeInvalidRequest, Param: "model", Provider: c.name,
+			Message: fmt.Sprintf("provider %s (azure_openai) needs a model, the name of the deployment; the operator must set the target's model", c.name)}
+	}
+	return nil
+}
+
 // endpointURL returns the URL of an API operation ("chat/completions",
 // "embeddings", "responses") for model. On Azure's deployments surface
 // the model names the deployment; the Responses API has no deployment
@@ -209,8 +224,8 @@ func (c *Client) Chat(ctx context.Context, req *llm.Request) (*llm.Reply, error)
 	if n := req.Native; n != nil && n.Endpoint == ResponsesEndpoint {
 		return c.responses(ctx, req)
 	}
-	if c.azure != nil && c.azure.APIVersion != azureV1 && req.Model == "" {
-		return nil, llm.ParamError("model", "an Azure OpenAI target needs a model: the name of the deployment")
+	if err := c.checkDeployment(req.Model); err != nil {
+		return nil, err
 	}
 	body, err := c.encode(req)
 	if err != nil {

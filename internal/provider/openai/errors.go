@@ -211,12 +211,20 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return best
 }
 
-var tryAgainPattern = regexp.MustCompile(`(?i)try again in ([0-9]+(?:\.[0-9]+)?)(ms|s)\b`)
+var (
+	tryAgainPattern = regexp.MustCompile(`(?i)try again in ([0-9]+(?:\.[0-9]+)?)(ms|s)\b`)
+	// azureRetryPattern matches Azure's "Please retry after 6 seconds."
+	azureRetryPattern = regexp.MustCompile(`(?i)retry after ([0-9]+(?:\.[0-9]+)?) ?(ms|milliseconds?|s|seconds?)\b`)
+)
 
 // retryAfterFromMessage parses OpenAI's "Please try again in 3.89s" or
-// "in 20ms", the only hint some 429s carry.
+// "in 20ms", and Azure's "Please retry after 6 seconds", the only hint
+// some 429s carry.
 func retryAfterFromMessage(msg string) time.Duration {
 	m := tryAgainPattern.FindStringSubmatch(msg)
+	if m == nil {
+		m = azureRetryPattern.FindStringSubmatch(msg)
+	}
 	if m == nil {
 		return 0
 	}
@@ -224,7 +232,7 @@ func retryAfterFromMessage(msg string) time.Duration {
 	if err != nil || v <= 0 || v > 1e6 {
 		return 0
 	}
-	if strings.EqualFold(m[2], "ms") {
+	if u := strings.ToLower(m[2]); u == "ms" || strings.HasPrefix(u, "milli") {
 		return time.Duration(v * float64(time.Millisecond))
 	}
 	return time.Duration(v * float64(time.Second))

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"testing"
 
+	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/provider/openai/openaitest"
 	"github.com/airgw/airgw/internal/sse"
 )
@@ -86,4 +88,55 @@ func BenchmarkStreamDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+}
+
+func FuzzResponsesStream(f *testing.F) {
+	for _, name := range openaitest.FixtureNames() {
+		if _, h, body, _ := openaitest.LoadFixture(name); isEventStream(h) && bytes.Contains(body, []byte("event: response.")) {
+			f.Add(body)
+		}
+	}
+	f.Add([]byte("event: error\ndata: {\"type\":\"error\",\"code\":7,\"message\":\"x\"}\n\n"))
+	f.Add([]byte("data: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":-1}}}\n\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := newResponsesStream(context.Background(), func() {}, "oai", "sk-key-12345678", io.NopCloser(bytes.NewReader(body)))
+		for range 10000 {
+			ev, err := s.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var e *llm.Error
+				if !errors.As(err, &e) || !e.Code.Known() || e.Provider != "oai" {
+					t.Fatalf("stream error = %v, want a classified *llm.Error", err)
+				}
+				return
+			}
+			if ev.Native == nil || !bytes.HasPrefix(ev.Native.Body, []byte("event: ")) {
+				t.Fatalf("event Native = %+v, want an SSE block", ev.Native)
+			}
+			if u := ev.Usage; u != nil && (u.InputTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0) {
+				t.Fatalf("usage = %+v", u)
+			}
+		}
+		t.Fatalf("stream of %d bytes did not end", len(body))
+	})
+}
+
+func FuzzSetModel(f *testing.F) {
+	for _, s := range []string{`{"model":"a","input":"x"}`, `{}`, ` { "input" : [1,2] } `, `{"model":{"x":1},"model":2}`, `[]`, `{"a":"\"}"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := SetModel(body, "m\"x")
+		if err != nil || !json.Valid(body) {
+			return
+		}
+		var got struct {
+			Model string `json:"model"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil || got.Model != "m\"x" {
+			t.Fatalf("SetModel(%s) = %s (%v), want valid JSON with the model", body, out, err)
+		}
+	})
 }

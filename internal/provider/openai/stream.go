@@ -95,23 +95,29 @@ func (s *stream) fail(e *llm.Error) {
 
 // readError classifies a failure to read the next event.
 func (s *stream) readError(err error) *llm.Error {
+	return streamReadError(s.ctx, s.closed, s.provider, err)
+}
+
+// streamReadError classifies a failure to read the next event of a stream
+// whose Close closes closed; ctx is the caller's context.
+func streamReadError(ctx context.Context, closed <-chan struct{}, provider string, err error) *llm.Error {
 	select {
-	case <-s.closed:
-		return &llm.Error{Code: llm.CodeClientCancelled, Provider: s.provider, Sent: true,
+	case <-closed:
+		return &llm.Error{Code: llm.CodeClientCancelled, Provider: provider, Sent: true,
 			Message: "the stream was closed", Err: err}
 	default:
 	}
-	if s.ctx.Err() != nil {
-		return classifyTransport(s.ctx, s.provider, err, true)
+	if ctx.Err() != nil {
+		return classifyTransport(ctx, provider, err, true)
 	}
-	e := &llm.Error{Code: llm.CodeStreamInterrupted, Provider: s.provider, UpstreamStatus: 200, Sent: true, Err: err}
+	e := &llm.Error{Code: llm.CodeStreamInterrupted, Provider: provider, UpstreamStatus: 200, Sent: true, Err: err}
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, sse.ErrTruncated):
-		e.Message = fmt.Sprintf("provider %s ended the stream before it was complete", s.provider)
+		e.Message = fmt.Sprintf("provider %s ended the stream before it was complete", provider)
 	case errors.Is(err, sse.ErrLineTooLong), errors.Is(err, sse.ErrEventTooLong):
-		e.Message = fmt.Sprintf("provider %s sent a stream event larger than airgw accepts", s.provider)
+		e.Message = fmt.Sprintf("provider %s sent a stream event larger than airgw accepts", provider)
 	default:
-		e.Message = fmt.Sprintf("the connection to provider %s broke during the stream", s.provider)
+		e.Message = fmt.Sprintf("the connection to provider %s broke during the stream", provider)
 	}
 	return e
 }

@@ -1,13 +1,17 @@
-// Package openaitest provides a strict fake of the OpenAI Chat Completions
-// API for tests: it validates requests the way the real API does (key,
-// content type, path, unknown fields, required fields, roles) and answers
-// according to the request's model:
+// Package openaitest provides a strict fake of the OpenAI API for tests:
+// Chat Completions, Embeddings (embeddings.go) and the Responses API
+// (responses.go), on OpenAI's paths or, with WithAzure, on Azure OpenAI's.
+// It validates requests the way the real API does (key, content type,
+// path, unknown fields, required fields, roles) and answers according to
+// the request's model (on Azure's deployments surface, the deployment
+// named in the path):
 //
 //   - "fixture:<name>" replays testdata/<name>.http byte for byte (status,
 //     headers, body); see FixtureNames.
 //   - "error:<kind>" answers with an error: 400 (context length), 401, 403,
 //     404, 408, 429 (with Retry-After: 2), 500, 502, 503, insufficient_quota,
-//     content_filter.
+//     content_filter, and Azure's azure_content_filter (400, code
+//     content_filter) and azure_429 (with retry-after-ms: 1500).
 //   - "cut:K" streams K chunks, then drops the connection without [DONE].
 //   - "slow:<duration>" waits (until the client cancels) before echoing.
 //   - any other model echoes: "echo: " + the last user message's text,
@@ -62,6 +66,7 @@ type Server struct {
 	key       string
 	cached    int64
 	reasoning int64
+	azure     string // Azure api-version; empty: OpenAI's surface
 
 	mu       sync.Mutex
 	requests []Request
@@ -92,8 +97,25 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// URL returns the base URL of the API, ending in "/v1".
-func (s *Server) URL() string { return s.srv.URL + "/v1" }
+// WithAzure makes the Server imitate an Azure OpenAI resource instead of
+// OpenAI: the key is accepted only in the api-key header (a bearer token
+// is refused, as a key-authenticated resource does), and requests must use
+// the deployments paths, /openai/deployments/{deployment}/chat/completions
+// and /embeddings, with ?api-version=apiVersion (and /openai/responses for
+// the Responses API), or, when apiVersion is "v1", the v1 paths
+// /openai/v1/chat/completions, /embeddings and /responses without
+// api-version. On the deployments paths the deployment is the model that
+// selects the answer.
+func WithAzure(apiVersion string) Option { return func(s *Server) { s.azure = apiVersion } }
+
+// URL returns the base URL of the API: ending in "/v1" for OpenAI, the
+// resource endpoint (no path) with WithAzure.
+func (s *Server) URL() string {
+	if s.azure != "" {
+		return s.srv.URL
+	}
+	return s.srv.URL + "/v1"
+}
 
 // Client returns an HTTP client for the Server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -139,6 +161,13 @@ func (s *Server) update(i int, f func(*Request)) {
 	f(&s.requests[i])
 }
 
+// API operations, named as the last part of their path.
+const (
+	opChat       = "chat/completions"
+	opEmbeddings = "embeddings"
+	opResponses  = "responses"
+)
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(http.MaxBytesReader(w, r.Body, 64<<20))
@@ -146,18 +175,130 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(rec.Raw, &rec.Fields); err != nil {
 		rec.Fields = nil
 	}
+	op, deployment, e := s.route(r)
 	var body wire.ChatRequest
-	if json.Unmarshal(rec.Raw, &body) == nil {
+	if op == opChat && json.Unmarshal(rec.Raw, &body) == nil {
 		rec.Body = &body
 	}
 	idx := s.record(rec)
 	rw := &statusWriter{ResponseWriter: w}
 	defer func() { s.update(idx, func(q *Request) { q.Status = rw.status }) }()
-	if e := s.validate(r, &rec); e != nil {
+	if e == nil {
+		e = s.authenticate(r)
+	}
+	if e == nil {
+		e = checkJSON(r, &rec)
+	}
+	if e != nil {
 		writeError(rw, e.status, e.body, nil)
 		return
 	}
-	s.answer(rw, r, idx, rec.Body)
+	switch op {
+	case opEmbeddings:
+		s.serveEmbeddings(rw, idx, &rec, deployment)
+	case opResponses:
+		s.serveResponses(rw, r, idx, &rec)
+	default:
+		if e := s.validate(&rec, deployment != ""); e != nil {
+			writeError(rw, e.status, e.body, nil)
+			return
+		}
+		b := *rec.Body
+		if deployment != "" {
+			b.Model = deployment
+		}
+		s.answer(rw, r, idx, &b)
+	}
+}
+
+// route returns the operation r asks for and, on Azure's deployments
+// surface, the deployment.
+func (s *Server) route(r *http.Request) (op, deployment string, e *apiError) {
+	notFound := &apiError{http.StatusNotFound, errorBody(fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "", "")}
+	if s.azure != "" {
+		notFound = &apiError{http.StatusNotFound, `{"error":{"code":"404","message":"Resource not found"}}`}
+	}
+	if r.Method != http.MethodPost {
+		return "", "", notFound
+	}
+	p := r.URL.Path
+	switch {
+	case s.azure == "":
+		op, _ = strings.CutPrefix(p, "/v1/")
+	case s.azure == "v1":
+		op, _ = strings.CutPrefix(p, "/openai/v1/")
+	default:
+		if p == "/openai/responses" {
+			op = opResponses
+		} else if rest, ok := strings.CutPrefix(p, "/openai/deployments/"); ok {
+			deployment, op, _ = strings.Cut(rest, "/")
+			if deployment == "" || op == opResponses {
+				return "", "", notFound
+			}
+		}
+		v := r.URL.Query().Get("api-version")
+		switch {
+		case v == "":
+			return "", "", notFound // what Azure answers without api-version
+		case v != s.azure:
+			return "", "", &apiError{http.StatusBadRequest, `{"error":{"code":"BadRequest","message":"API version not supported"}}`}
+		}
+	}
+	switch op {
+	case opChat, opEmbeddings, opResponses:
+		return op, deployment, nil
+	}
+	return "", "", notFound
+}
+
+// authenticate checks the key: a bearer token on OpenAI, the api-key
+// header on Azure.
+func (s *Server) authenticate(r *http.Request) *apiError {
+	if s.azure != "" {
+		if r.Header.Get("Authorization") != "" || r.Header.Get("Api-Key") != s.key {
+			return &apiError{http.StatusUnauthorized, azureAuthBody}
+		}
+		return nil
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return &apiError{http.StatusUnauthorized, errorBody("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "")}
+	}
+	if got, ok := strings.CutPrefix(auth, "Bearer "); !ok || got != s.key {
+		return &apiError{http.StatusUnauthorized, errorBody(fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(got)), "invalid_request_error", "", "invalid_api_key")}
+	}
+	return nil
+}
+
+// azureAuthBody is Azure OpenAI's answer to a missing or wrong key.
+const azureAuthBody = `{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource."}}`
+
+// checkJSON checks the content type and that the body is a JSON object.
+func checkJSON(r *http.Request, rec *Request) *apiError {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/json" {
+		return invalid(fmt.Sprintf("Unsupported content type: '%s'. This API method only accepts 'application/json' requests, but you specified the header 'Content-Type: %s'. Please try again with a supported content type.", ct, ct), "", "")
+	}
+	if rec.Fields == nil {
+		return invalid("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)", "", "")
+	}
+	return nil
+}
+
+// unknownField returns the error for the first (sorted) member of fields
+// that known does not list.
+func unknownField(fields map[string]json.RawMessage, known map[string]bool) *apiError {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !known[k] {
+			return invalid("Unrecognized request argument supplied: "+k, "", "")
+		}
+	}
+	return nil
 }
 
 type apiError struct {
@@ -175,40 +316,17 @@ func invalid(message, param, code string) *apiError {
 	return &apiError{http.StatusBadRequest, errorBody(message, "invalid_request_error", param, code)}
 }
 
-// validate checks r as the real API does, in the same order.
-func (s *Server) validate(r *http.Request, rec *Request) *apiError {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
-		return &apiError{http.StatusNotFound, errorBody(fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "", "")}
-	}
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return &apiError{http.StatusUnauthorized, errorBody("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "")}
-	}
-	if got, ok := strings.CutPrefix(auth, "Bearer "); !ok || got != s.key {
-		return &apiError{http.StatusUnauthorized, errorBody(fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(got)), "invalid_request_error", "", "invalid_api_key")}
-	}
-	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/json" {
-		return invalid(fmt.Sprintf("Unsupported content type: '%s'. This API method only accepts 'application/json' requests, but you specified the header 'Content-Type: %s'. Please try again with a supported content type.", ct, ct), "", "")
-	}
-	if rec.Fields == nil {
-		return invalid("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)", "", "")
-	}
-	keys := make([]string, 0, len(rec.Fields))
-	for k := range rec.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !knownFields[k] {
-			return invalid("Unrecognized request argument supplied: "+k, "", "")
-		}
+// validate checks a chat request as the real API does, in the same
+// order. deployment reports that the model comes from the path (Azure).
+func (s *Server) validate(rec *Request, deployment bool) *apiError {
+	if e := unknownField(rec.Fields, knownFields); e != nil {
+		return e
 	}
 	if rec.Body == nil {
 		return invalid("Invalid request body: a field has the wrong type.", "", "invalid_type")
 	}
 	b := rec.Body
-	if b.Model == "" {
+	if b.Model == "" && !deployment {
 		return invalid("you must provide a model parameter", "", "")
 	}
 	if _, ok := rec.Fields["messages"]; !ok {
@@ -355,6 +473,12 @@ func serveError(w http.ResponseWriter, kind string) {
 		writeError(w, 400, errorBody("This model's maximum context length is 128000 tokens. However, your messages resulted in 130017 tokens. Please reduce the length of the messages.", "invalid_request_error", "messages", "context_length_exceeded"), nil)
 	case "content_filter":
 		writeError(w, 400, errorBody("Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.", "invalid_request_error", "", "content_policy_violation"), nil)
+	case "azure_content_filter":
+		writeError(w, 400, azureContentFilterBody, nil)
+	case "azure_429":
+		h.Set("Retry-After-Ms", "1500")
+		h.Set("Retry-After", "2")
+		writeError(w, 429, azure429Body, h)
 	case "401":
 		writeError(w, 401, errorBody("Incorrect API key provided: sk-abc********wxyz. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key"), nil)
 	case "403":
@@ -384,3 +508,13 @@ func serveError(w http.ResponseWriter, kind string) {
 		writeError(w, 400, errorBody("unknown error kind "+kind, "invalid_request_error", "model", ""), nil)
 	}
 }
+
+// Azure OpenAI error bodies. No recording of either was found (see the
+// fixtures README, "Known gaps"); they follow the shapes Microsoft
+// documents: the content filter's 400 with code "content_filter", a null
+// type and an innererror, and the 429 whose code is the status as a string
+// and whose message says when to retry.
+const (
+	azureContentFilterBody = `{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":true,"severity":"high"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}}}`
+	azure429Body           = `{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit."}}`
+)
