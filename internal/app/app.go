@@ -20,6 +20,7 @@ import (
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/pricing"
 	"github.com/airgw/airgw/internal/retry"
@@ -114,11 +115,24 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		Logger:        a.Log,
 	})
 	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
+	// Idempotency-Key results live in the database; a claim counts as
+	// abandoned once older than the longest request timeout plus a margin.
+	longest := time.Duration(cfg.Routing.Timeout)
+	for _, m := range cfg.Models {
+		longest = max(longest, time.Duration(m.Timeout))
+	}
+	idem := idempotency.New(a.db, idempotency.Options{Stale: max(idempotency.DefaultStale, longest+time.Minute), Logger: a.Log})
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
+	defer func() { stopPurge(); <-purged }()
 	gw := gateway.New(rt, gateway.Options{
 		Auth: auth, Audit: aw, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min),
 		Latency:  route.NewLatency(),
+
+		Idempotency: idem,
 	})
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),

@@ -28,6 +28,7 @@
 //     connection open until the client goes away.
 //   - "malformed": 200 with invalid JSON (an invalid chunk when streaming).
 //   - "context": 400 with code context_length_exceeded.
+//   - "filter": 400 with code content_policy_violation (the content filter).
 //   - "flaky:<pct>": pct percent of the calls for that model answer 503, in
 //     a deterministic sequence spread evenly (call n, from 0, fails when
 //     ⌊(n+1)·pct/100⌋ > ⌊n·pct/100⌋), so no two failures are adjacent when
@@ -262,6 +263,10 @@ func (c *call) serve() {
 	case "context":
 		writeError(c.w, http.StatusBadRequest, "This model's maximum context length is 128000 tokens. However, your messages resulted in 130017 tokens. Please reduce the length of the messages.",
 			"invalid_request_error", "context_length_exceeded", nil)
+		return
+	case "filter":
+		writeError(c.w, http.StatusBadRequest, "Your request was rejected as a result of our safety system.",
+			"invalid_request_error", "content_policy_violation", nil)
 		return
 	case "flaky":
 		pct, err := strconv.Atoi(arg)

@@ -63,6 +63,7 @@ func TestAnswers(t *testing.T) {
 		{model: "status:401", status: 401, contains: `"error"`},
 		{model: "429:3", status: 429, contains: "rate_limit_exceeded", retryAfter: "3"},
 		{model: "context", status: 400, contains: `"code":"context_length_exceeded"`},
+		{model: "filter", status: 400, contains: `"code":"content_policy_violation"`},
 		{model: "malformed", status: 200, contains: `"message":`},
 		{model: "malformed", stream: true, status: 200, events: 1},
 		{model: "cut:2", stream: true, status: 200, events: 2},

@@ -63,6 +63,10 @@ func (g *Gateway) record(s *state) audit.Record {
 			rec.Policies = append(rec.Policies, audit.Decision{Policy: s.err.Policy, Action: "deny"})
 		}
 	}
+	rec.Policies = append(rec.Policies, s.decisions...)
+	if s.replayed != nil { // a stored result sent again: no provider, no cost
+		rec.Status = s.replayed.Status
+	}
 	if s.ttft > 0 {
 		rec.TTFTMillis = s.ttft.Milliseconds()
 	}

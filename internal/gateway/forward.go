@@ -141,9 +141,10 @@ func retryable(e *llm.Error, idempotent, failover bool) bool {
 	case llm.CodeProviderAuthFailed:
 		return failover // the same credential will be refused again
 	case llm.CodeProviderRateLimited, llm.CodeProviderUnavailable, llm.CodeProviderError:
-		// An upstream that answered with a status did not process the
-		// request; a transport error after the body was written may have.
-		return e.UpstreamStatus != 0 || !e.Sent || idempotent
+		// An upstream that answered with an error status did not process
+		// the request; a 200 with a body airgw cannot read, or a transport
+		// error after the body was written, may have.
+		return e.UpstreamStatus >= 400 || !e.Sent || idempotent
 	case llm.CodeProviderTimeout:
 		// A stream that produced nothing before its first-token timeout is
 		// cancelled upstream and may go to another target; any other

@@ -16,6 +16,7 @@ import (
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
+	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/retry"
@@ -93,6 +94,7 @@ type Gateway struct {
 	breakers *breaker.Set
 	budget   *retry.Budget
 	latency  *route.Latency
+	idem     *idempotency.Guard
 	rt       atomic.Pointer[Runtime]
 }
 
@@ -110,6 +112,9 @@ type Options struct {
 	Breakers *breaker.Set
 	Budget   *retry.Budget
 	Latency  *route.Latency
+	// Idempotency applies the Idempotency-Key rules (DESIGN.md §3) to calls
+	// that carry a key and a Recorder; nil turns them off.
+	Idempotency *idempotency.Guard
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -129,7 +134,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // New returns a gateway serving rt.
 func New(rt *Runtime, o Options) *Gateway {
 	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now, sleep: o.Sleep,
-		breakers: o.Breakers, budget: o.Budget, latency: o.Latency}
+		breakers: o.Breakers, budget: o.Budget, latency: o.Latency, idem: o.Idempotency}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +176,11 @@ type Call struct {
 	// IdempotencyKey is the client's Idempotency-Key header: with it, a
 	// request that may have reached the provider can be sent again.
 	IdempotencyKey string
-	Body           []byte
+	// Recorder, set with IdempotencyKey, is the ResponseWriter that Out
+	// writes through: it records the reply to store it, and replays a
+	// stored one (package idempotency).
+	Recorder *idempotency.Recorder
+	Body     []byte
 	// Kind is what the call asks of the provider; the zero value is chat.
 	Kind Kind
 	// Decode turns Body into a request in the dialect's terms, returning an
@@ -187,18 +196,57 @@ type Call struct {
 func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
 	defer g.budget.Begin()()
+	defer g.settleIdempotency(ctx, s) // after finish: the response is complete
 	defer g.finish(s)
 	for _, step := range [...]func(context.Context, *state) error{
 		g.authenticate, // the virtual key
 		g.decode,       // the body, in the client's dialect
 		g.authorize,    // the model allow-lists of the key and its team
+		g.idempotent,   // the Idempotency-Key: replay, refuse, or claim it
 		g.resolve,      // the model alias to a priced target
 		g.forward,      // the provider call, streamed back to the client
 	} {
 		if err := step(ctx, s); err != nil {
-			s.err = llm.AsError(err)
+			if err != errReplayed {
+				s.err = llm.AsError(err)
+			}
 			return
 		}
+	}
+}
+
+// errReplayed ends the pipeline after a stored result was replayed.
+var errReplayed = errors.New("gateway: stored result replayed")
+
+// idempotent applies the call's Idempotency-Key (package idempotency),
+// scoped to its virtual key: a stored result is replayed at no cost, a
+// duplicate in flight (409) or a key reused with another body (422) is
+// refused, and otherwise the key is claimed until settleIdempotency.
+func (g *Gateway) idempotent(ctx context.Context, s *state) error {
+	if g.idem == nil || s.IdempotencyKey == "" || s.Recorder == nil {
+		return nil
+	}
+	claim, stored, err := g.idem.Begin(ctx, s.key.ID, s.IdempotencyKey, s.Endpoint, s.Body, s.Recorder)
+	if err != nil {
+		return err
+	}
+	if stored != nil {
+		s.replayed = stored
+		s.decisions = append(s.decisions, audit.Decision{Policy: "idempotency", Action: "replay"})
+		if err := s.Recorder.Replay(stored); err != nil {
+			g.log.Debug("replay not delivered", "request_id", s.RequestID, "err", err)
+		}
+		return errReplayed
+	}
+	s.claim = claim
+	return nil
+}
+
+// settleIdempotency stores a final answer under the call's claimed key, or
+// releases the key so that the client's retry can proceed.
+func (g *Gateway) settleIdempotency(ctx context.Context, s *state) {
+	if s.claim != nil {
+		s.claim.Settle(ctx, s.err, len(s.attempts) > 0)
 	}
 }
 
@@ -250,6 +298,13 @@ type state struct {
 	streamed []byte // text delivered to the client, for usage estimates
 	ttft     time.Duration
 	err      *llm.Error
+
+	// Idempotency-Key: the claim settled after finish, or the stored
+	// result replayed instead of a provider call.
+	claim    *idempotency.Claim
+	replayed *idempotency.Stored
+	// decisions are policy decisions other than refusals, for the record.
+	decisions []audit.Decision
 }
 
 func (g *Gateway) authenticate(ctx context.Context, s *state) error {

@@ -149,6 +149,22 @@ func (e *Error) Unwrap() error { return e.Err }
 // Status is the HTTP status for e.
 func (e *Error) Status() int { return e.Code.Status() }
 
+// ClientRetryUseless reports whether a client retry of the same request
+// cannot succeed, so that the answer carries x-should-retry: false (which
+// the official SDKs honour): set explicitly with NoClientRetry, or implied
+// by a 4xx status other than 408, 409 and 429, which say "wait and retry".
+func (e *Error) ClientRetryUseless() bool {
+	if e.NoClientRetry {
+		return true
+	}
+	switch s := e.Status(); s {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	default:
+		return s >= 400 && s < 500
+	}
+}
+
 // Errorf returns an *Error of class code with a formatted client message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

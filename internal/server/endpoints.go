@@ -99,7 +99,11 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 			Tags:      tags(r),
 			Body:      body,
 		}
-		ep.prepare(c, w, id)
+		out, keyErr := idempotent(c, w, r) // the Idempotency-Key header
+		if readErr == nil {
+			readErr = keyErr
+		}
+		ep.prepare(c, out, id)
 		if readErr != nil {
 			c.Decode = func([]byte) (*llm.Request, error) { return nil, readErr }
 			c.DecodeEmbeddings = func([]byte) (*llm.EmbeddingRequest, error) { return nil, readErr }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/llm"
 
 	anth "github.com/airgw/airgw/internal/dialect/anthropic"
@@ -285,6 +286,29 @@ func tags(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// idempotent reads the Idempotency-Key header into c. With a key it returns
+// w wrapped in a Recorder, also set on c, for the dialect's writer to write
+// through, so that the reply can be stored and replayed. A malformed header
+// is a 400 naming it: one value of 1 to 255 printable ASCII characters, as
+// Stripe accepts.
+func idempotent(c *gateway.Call, w http.ResponseWriter, r *http.Request) (http.ResponseWriter, error) {
+	vs := r.Header.Values("Idempotency-Key")
+	if len(vs) == 0 {
+		return w, nil
+	}
+	v := vs[0]
+	ok := len(vs) == 1 && v != "" && len(v) <= 255
+	for i := 0; ok && i < len(v); i++ {
+		ok = v[i] >= 0x20 && v[i] <= 0x7e
+	}
+	if !ok {
+		return w, &llm.Error{Code: llm.CodeInvalidRequest, NoClientRetry: true,
+			Message: "the Idempotency-Key header must be a single value of 1 to 255 printable ASCII characters (a UUID is a good choice)"}
+	}
+	c.IdempotencyKey, c.Recorder = v, idempotency.NewRecorder(w)
+	return c.Recorder, nil
 }
 
 func newRequestID() string {

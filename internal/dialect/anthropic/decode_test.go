@@ -36,7 +36,7 @@ func loadMalformed(t testing.TB) []malformedCase {
 // fixtureBodies returns the request bodies of the shared Anthropic fixtures,
 // by file name.
 func fixtureBodies(t testing.TB) map[string][]byte {
-	files, err := filepath.Glob("../../../../shared/fixtures/anthropic/*.request.json")
+	files, err := filepath.Glob("testdata/fixtures/*.request.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,8 @@ type errorObject struct {
 // authentication_error, billing_error, permission_error, not_found_error,
 // request_too_large, rate_limit_error, timeout_error, overloaded_error or
 // api_error. provider_unavailable is overloaded_error only when the upstream
-// answered 529 (Anthropic's "overloaded").
+// answered 529 (Anthropic's "overloaded"); an unlisted class with a 4xx
+// status is invalid_request_error.
 func ErrorType(e *llm.Error) string {
 	switch e.Code {
 	case llm.CodeInvalidRequest, llm.CodeFeatureNotSupported, llm.CodeContextLengthExceeded,
@@ -209,6 +210,12 @@ func ErrorType(e *llm.Error) string {
 		if e.UpstreamStatus == 529 {
 			return "overloaded_error"
 		}
+		return "api_error"
+	}
+	// Any other client-side class (idempotency conflicts, codes added
+	// later) is a request the client must change; 499 is never sent.
+	if s := e.Code.Status(); s >= 400 && s < llm.StatusClientClosedRequest {
+		return "invalid_request_error"
 	}
 	return "api_error"
 }
@@ -222,7 +229,8 @@ func errorBody(e *llm.Error, requestID string) errorEnvelope {
 // WriteError writes e to w in Anthropic's error shape
 // ({"type":"error","error":{"type","message","code"},"request_id"}) with the
 // status of e's class, Retry-After when e.RetryAfter is set, and
-// x-should-retry: false when e.NoClientRetry is set. The status of a client
+// x-should-retry: false when a client retry cannot help
+// (llm.Error.ClientRetryUseless). The status of a client
 // that went away (499) is written as 400; nobody reads it.
 func WriteError(w http.ResponseWriter, e *llm.Error, requestID string) {
 	body, _ := marshal(errorBody(e, requestID))
@@ -232,7 +240,7 @@ func WriteError(w http.ResponseWriter, e *llm.Error, requestID string) {
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 	}
-	if e.NoClientRetry {
+	if e.ClientRetryUseless() {
 		h.Set("X-Should-Retry", "false")
 	}
 	status := e.Status()

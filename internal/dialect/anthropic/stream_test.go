@@ -200,7 +200,7 @@ func eventNames(t *testing.T, body []byte) []string {
 // fixtureEvents reads a recorded Anthropic stream as native events.
 func fixtureEvents(t *testing.T, name string) (events []llm.Event, body []byte) {
 	t.Helper()
-	f, err := os.Open("../../../../shared/fixtures/anthropic/" + name + ".http")
+	f, err := os.Open("testdata/fixtures/" + name + ".http")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func WriteError(w http.ResponseWriter, e *llm.Error, requestID string) {
 		secs := int(e.RetryAfter.Seconds() + 0.999)
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
-	if e.NoClientRetry {
+	if e.ClientRetryUseless() {
 		h.Set("X-Should-Retry", "false")
 	}
 	status := e.Status()

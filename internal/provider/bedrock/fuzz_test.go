@@ -47,18 +47,15 @@ func FuzzDecodeStream(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+		// Allocation bounds are checked by TestDecodeStreamAllocBound:
+		// runtime.MemStats counts the fuzzing engine's own allocations
+		// too, which made this target fail at random while minimizing.
 		s := newStream(context.Background(), func() {}, "b", io.NopCloser(bytes.NewReader(data)), replyMeta{})
 		var err error
 		for range 1 << 16 {
 			if _, err = s.Next(); err != nil {
 				break
 			}
-		}
-		runtime.ReadMemStats(&after)
-		if got := after.TotalAlloc - before.TotalAlloc; got > maxDecodeAlloc(data) {
-			t.Fatalf("decoding %d bytes allocated %d bytes, bound %d", len(data), got, maxDecodeAlloc(data))
 		}
 		if err == nil {
 			t.Fatalf("stream of %d bytes did not end", len(data))

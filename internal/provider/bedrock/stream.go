@@ -42,7 +42,7 @@ type frameReader struct {
 }
 
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(r, 32<<10), dec: eventstream.NewDecoder()}
+	return &frameReader{br: bufio.NewReaderSize(r, 8<<10), dec: eventstream.NewDecoder()}
 }
 
 // next returns the next message. Its payload is valid until the next call.

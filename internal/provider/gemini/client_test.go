@@ -270,7 +270,7 @@ func TestSlowDeadline(t *testing.T) {
 func TestLargeResponse(t *testing.T) {
 	srv := geminitest.NewServer(t)
 	c := newClient(t, srv.URL())
-	big := strings.Repeat("word ", 200_000) // 1 MB prompt echoed back
+	big := strings.Repeat(strings.Repeat("x", 99_999)+" ", 10) // 1 MB echoed back in 11 chunks
 	for _, stream := range []bool{false, true} {
 		req := userReq("m", big)
 		req.Stream = stream

@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{w: w, path: path}
 	// The writer connection is opened first so that it creates the file and
 	// switches it to WAL before readers arrive.
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -95,6 +95,31 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// pingBusy opens db's first connection, waiting out SQLITE_BUSY for up to
+// 10 s: switching a new file to WAL takes an exclusive lock that SQLite
+// does not wait for through busy_timeout, so two processes (or tests)
+// opening the same new file at once would otherwise fail.
+func pingBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isBusy reports a SQLITE_BUSY or SQLITE_LOCKED error.
+func isBusy(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "SQLITE_LOCKED") || strings.Contains(s, "database is locked")
 }
 
 // Close closes the database.

@@ -135,9 +135,9 @@ func TestFixturesRoundTrip(t *testing.T) {
 }
 
 func TestRequestsRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/fixtures/anthropic/*.request.json")
+	files, _ := filepath.Glob("testdata/*.request.json")
 	if len(files) == 0 {
-		t.Skip("shared request fixtures not present")
+		t.Fatal("no request fixtures in testdata")
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".request.json")

@@ -123,7 +123,6 @@ type StreamEvent struct {
 	Error   json.RawMessage `json:"error,omitempty"`
 }
 
-
 // Embedding encoding formats.
 const (
 	EncodingFloat  = "float"

@@ -232,9 +232,11 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 		chunks = append(chunks, resp([]wire.Part{*call}, wire.FinishStop, total))
 	} else {
 		words := strings.SplitAfter(answer, " ")
+		var sofar int64
 		for i, wd := range words {
+			sofar += int64(len(strings.Fields(wd)))
 			u := total
-			u.CandidatesTokenCount = int64(len(strings.Fields(strings.Join(words[:i+1], ""))))
+			u.CandidatesTokenCount = sofar
 			u.TotalTokenCount = u.PromptTokenCount + u.CandidatesTokenCount + u.ThoughtsTokenCount
 			var finish wire.FinishReason
 			if i == len(words)-1 {
