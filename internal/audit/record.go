@@ -4,6 +4,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -11,6 +12,10 @@ import (
 // in integer nano-dollars (1e-9 USD). Secrets never appear in a record: the
 // key is identified by its id and name, never by its value.
 type Record struct {
+	// Kind says what the record is about: KindRequest (also the empty
+	// string) for a data-plane request, KindAdmin for a change made through
+	// the admin API or the CLI, KindReload for a configuration reload.
+	Kind      string    `json:"kind,omitempty"`
 	RequestID string    `json:"request_id"`
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
@@ -51,6 +56,35 @@ type Record struct {
 	LatencyMillis int64 `json:"latency_ms"`
 
 	Policies []Decision `json:"policies,omitempty"`
+
+	// Change describes an admin change or a reload (Kind is not
+	// KindRequest); nil for requests.
+	Change *Change `json:"change,omitempty"`
+}
+
+// Record kinds.
+const (
+	KindRequest = "request"
+	KindAdmin   = "admin"
+	KindReload  = "reload"
+)
+
+// Change is who changed what, with the state before and after, for the
+// records of admin changes and reloads. Before and After are JSON with
+// every secret already redacted (a key's value never appears: only its id,
+// name and prefix); either is null when the object did not exist.
+type Change struct {
+	// Actor is who made the change: "admin-key:<name>", "cli:<user>",
+	// "signal:SIGHUP", "file-watch", ...
+	Actor string `json:"actor"`
+	// Action is what was done, as a stable verb: "key.create",
+	// "key.revoke", "config.reload", ...
+	Action string `json:"action"`
+	// Target names the object changed: "key:<id>", "team:<name>",
+	// "config".
+	Target string          `json:"target"`
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
 }
 
 // Attempt is one call to an upstream target.

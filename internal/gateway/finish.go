@@ -35,6 +35,7 @@ func (g *Gateway) finish(s *state) {
 func (g *Gateway) record(s *state) audit.Record {
 	end := g.now()
 	rec := audit.Record{
+		Kind:          audit.KindRequest,
 		RequestID:     s.RequestID,
 		Start:         s.start.UTC(),
 		End:           end.UTC(),

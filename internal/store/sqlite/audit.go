@@ -19,10 +19,10 @@ var (
 const auditColumns = `request_id, start_ns, end_ns, key_id, key_name, team, end_user, purpose, tags, client_ip,
 	dialect, endpoint, stream, requested_model, provider, served_model, attempts, status, error_class,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, usage_estimated,
-	cost_nano_usd, ttft_ms, latency_ms, policies`
+	cost_nano_usd, ttft_ms, latency_ms, policies, kind, change`
 
 var insertRecord = `INSERT INTO audit_records (` + auditColumns + `) VALUES (` +
-	strings.TrimSuffix(strings.Repeat("?, ", 29), ", ") + `) ON CONFLICT (request_id) DO NOTHING`
+	strings.TrimSuffix(strings.Repeat("?, ", 31), ", ") + `) ON CONFLICT (request_id) DO NOTHING`
 
 // InsertRecords implements audit.Sink. The batch is inserted in one
 // transaction; a request id already stored is skipped, so a retried batch
@@ -116,11 +116,23 @@ func recordArgs(r *audit.Record) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var change any
+	if r.Change != nil {
+		b, err := json.Marshal(r.Change)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: change: %w", r.RequestID, err)
+		}
+		change = string(b)
+	}
+	kind := r.Kind
+	if kind == "" {
+		kind = audit.KindRequest
+	}
 	return []any{
 		r.RequestID, start, end, r.KeyID, r.KeyName, r.Team, r.EndUser, r.Purpose, tags, r.ClientIP,
 		r.Dialect, r.Endpoint, r.Stream, r.RequestedModel, r.Provider, r.ServedModel, attempts, r.Status, r.ErrorClass,
 		r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.UsageEstimated,
-		r.CostNanoUSD, r.TTFTMillis, r.LatencyMillis, policies,
+		r.CostNanoUSD, r.TTFTMillis, r.LatencyMillis, policies, kind, change,
 	}, nil
 }
 
@@ -206,11 +218,12 @@ func scanRecord(rows *sql.Rows) (audit.Record, error) {
 		r                        audit.Record
 		start, end               sql.NullInt64
 		tags, attempts, policies sql.NullString
+		change                   sql.NullString
 	)
 	err := rows.Scan(&r.RequestID, &start, &end, &r.KeyID, &r.KeyName, &r.Team, &r.EndUser, &r.Purpose, &tags, &r.ClientIP,
 		&r.Dialect, &r.Endpoint, &r.Stream, &r.RequestedModel, &r.Provider, &r.ServedModel, &attempts, &r.Status, &r.ErrorClass,
 		&r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens, &r.ReasoningTokens, &r.UsageEstimated,
-		&r.CostNanoUSD, &r.TTFTMillis, &r.LatencyMillis, &policies)
+		&r.CostNanoUSD, &r.TTFTMillis, &r.LatencyMillis, &policies, &r.Kind, &change)
 	if err != nil {
 		return r, err
 	}
@@ -218,7 +231,7 @@ func scanRecord(rows *sql.Rows) (audit.Record, error) {
 	for _, j := range []struct {
 		s   sql.NullString
 		dst any
-	}{{tags, &r.Tags}, {attempts, &r.Attempts}, {policies, &r.Policies}} {
+	}{{tags, &r.Tags}, {attempts, &r.Attempts}, {policies, &r.Policies}, {change, &r.Change}} {
 		if j.s.Valid {
 			if err := json.Unmarshal([]byte(j.s.String), j.dst); err != nil {
 				return r, fmt.Errorf("record %s: %w", r.RequestID, err)

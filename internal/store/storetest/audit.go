@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -21,6 +22,7 @@ type AuditStore = interface {
 // fullRecord returns a record with every field set.
 func fullRecord(id string, start time.Time) audit.Record {
 	return audit.Record{
+		Kind:           audit.KindRequest,
 		RequestID:      id,
 		Start:          start,
 		End:            start.Add(1500 * time.Millisecond),
@@ -84,10 +86,15 @@ func TestAuditStore(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		s := newStore(t)
 		full := fullRecord("req-full", base)
 		minimal := audit.Record{RequestID: "req-min", Start: base.Add(time.Second), Dialect: "anthropic", Endpoint: "/v1/messages", Status: 401, ErrorClass: "authentication_failed"}
-		if err := s.InsertRecords(ctx, []audit.Record{full, minimal}); err != nil {
+		change := audit.Record{Kind: audit.KindAdmin, RequestID: "adm-1", Start: base.Add(2 * time.Second), End: base.Add(2 * time.Second),
+			Dialect: "admin", Endpoint: "POST /admin/v1/keys/key_1/revoke", Status: 200,
+			Change: &audit.Change{Actor: "admin-key:ops", Action: "key.revoke", Target: "key:key_1",
+				Before: json.RawMessage(`{"revoked":false}`), After: json.RawMessage(`{"revoked":true}`)}}
+		if err := s.InsertRecords(ctx, []audit.Record{full, minimal, change}); err != nil {
 			t.Fatalf("InsertRecords: %v", err)
 		}
-		if diff := cmp.Diff([]audit.Record{full, minimal}, query(t, s, audit.Filter{}), equateEmpty); diff != "" {
+		minimal.Kind = audit.KindRequest // an unset kind is stored as a request
+		if diff := cmp.Diff([]audit.Record{full, minimal, change}, query(t, s, audit.Filter{}), equateEmpty); diff != "" {
 			t.Errorf("QueryRecords (-want +got):\n%s", diff)
 		}
 	})

@@ -77,17 +77,17 @@ func TestIdempotencyStore(t *testing.T, newStore func(t *testing.T) idempotency.
 		{"ProceedThenReplay", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(time.Minute, "k1", "a", "x", R), begin(time.Hour, "k1", "a", "x", R)}},
 		{"InFlightDuplicate", []idemStep{begin(0, "k1", "a", "x", P), begin(time.Second, "k1", "a", "x", F)}},
 		{"MismatchWhileInFlight", []idemStep{begin(0, "k1", "a", "x", P), begin(time.Second, "k1", "a", "y", M)}},
-		{"MismatchAfterDone", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(time.Second, "k1", "a", "y", M), begin(2 * time.Second, "k1", "a", "x", R)}},
-		{"ReleaseLetsRetryProceed", []idemStep{begin(0, "k1", "a", "x", P), release("k1", "a"), begin(time.Second, "k1", "a", "x", P), begin(2 * time.Second, "k1", "a", "x", F)}},
+		{"MismatchAfterDone", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(time.Second, "k1", "a", "y", M), begin(2*time.Second, "k1", "a", "x", R)}},
+		{"ReleaseLetsRetryProceed", []idemStep{begin(0, "k1", "a", "x", P), release("k1", "a"), begin(time.Second, "k1", "a", "x", P), begin(2*time.Second, "k1", "a", "x", F)}},
 		{"ReleaseAfterReleaseOrWithoutClaim", []idemStep{release("k1", "a"), begin(0, "k1", "a", "x", P), release("k1", "a"), release("k1", "a"), begin(time.Second, "k1", "a", "y", P)}},
 		{"ReleaseKeepsStoredResult", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), release("k1", "a"), begin(time.Second, "k1", "a", "x", R)}},
 		{"ScopedPerVirtualKey", []idemStep{begin(0, "k1", "a", "x", P), begin(0, "k2", "a", "y", P), complete("k1", "a"), begin(time.Second, "k2", "a", "y", F), begin(time.Second, "k1", "a", "x", R)}},
 		{"KeysAreCaseSensitive", []idemStep{begin(0, "k1", "a", "x", P), begin(0, "k1", "A", "y", P)}},
-		{"ExpiredResultIsReplaced", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(idemTTL - 1, "k1", "a", "y", M), begin(idemTTL, "k1", "a", "y", P), begin(idemTTL+time.Second, "k1", "a", "y", F)}},
+		{"ExpiredResultIsReplaced", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(idemTTL-1, "k1", "a", "y", M), begin(idemTTL, "k1", "a", "y", P), begin(idemTTL+time.Second, "k1", "a", "y", F)}},
 		{"ExpiredClaimIsReplaced", []idemStep{begin(0, "k1", "a", "x", P), begin(idemTTL, "k1", "a", "y", P)}},
-		{"StaleClaimIsTakenOver", []idemStep{begin(0, "k1", "a", "x", P), begin(idemStale - 1, "k1", "a", "x", F), begin(idemStale, "k1", "a", "x", P), begin(idemStale+time.Second, "k1", "a", "x", F)}},
+		{"StaleClaimIsTakenOver", []idemStep{begin(0, "k1", "a", "x", P), begin(idemStale-1, "k1", "a", "x", F), begin(idemStale, "k1", "a", "x", P), begin(idemStale+time.Second, "k1", "a", "x", F)}},
 		{"StaleClaimStillChecksBody", []idemStep{begin(0, "k1", "a", "x", P), begin(idemStale, "k1", "a", "y", M)}},
-		{"DoneIsNeverStale", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(idemStale * 10, "k1", "a", "x", R)}},
+		{"DoneIsNeverStale", []idemStep{begin(0, "k1", "a", "x", P), complete("k1", "a"), begin(idemStale*10, "k1", "a", "x", R)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
