@@ -35,6 +35,9 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 // provider clients, routes with their prices, team allow-lists and
 // deadlines. It makes no network calls.
 func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
+	if err := unenforced(cfg); err != nil {
+		return nil, nil, err
+	}
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
 	for i := range cfg.Providers {
@@ -83,9 +86,13 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		r.FirstTokenTimeout, r.IdleTimeout = time.Duration(m.FirstTokenTimeout), time.Duration(m.IdleTimeout)
 		routes = append(routes, r)
 	}
-	teams := make(map[string][]string, len(cfg.Teams))
-	for _, t := range cfg.Teams {
-		teams[t.Name] = t.Models
+	teams, err := teamsOf(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	global, err := policyRules("policies", "this gateway", &cfg.Policies)
+	if err != nil {
+		return nil, nil, err
 	}
 	rc := cfg.Routing
 	rules := make([]gateway.Rule, 0, len(rc.Rules))
@@ -94,6 +101,7 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 	}
 	return &gateway.Runtime{
 		Routes:            route.NewTable(routes...),
+		Policy:            global,
 		Teams:             teams,
 		Timeout:           time.Duration(rc.Timeout),
 		FirstTokenTimeout: time.Duration(rc.FirstTokenTimeout),

@@ -19,6 +19,7 @@ import (
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/policy"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 )
@@ -53,9 +54,12 @@ type Output interface {
 // atomically: requests in flight keep the runtime they started with.
 type Runtime struct {
 	Routes *route.Table
-	// Teams maps a team name to its model allow-list; a nil list allows
-	// every model. A key whose team is missing here is refused.
-	Teams map[string][]string
+	// Policy is the gateway's own policy level, checked for every request;
+	// nil means none.
+	Policy *policy.Rules
+	// Teams maps a team name to what the config says about it. A key whose
+	// team is missing here is refused.
+	Teams map[string]*Team
 	// Timeout bounds a whole request, every attempt and backoff included;
 	// a route's own timeout overrides it.
 	Timeout time.Duration
@@ -201,7 +205,7 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	for _, step := range [...]func(context.Context, *state) error{
 		g.authenticate, // the virtual key
 		g.decode,       // the body, in the client's dialect
-		g.authorize,    // the model allow-lists of the key and its team
+		g.policy,       // the rules of the gateway, the team and the key
 		g.idempotent,   // the Idempotency-Key: replay, refuse, or claim it
 		g.resolve,      // the model alias to a priced target
 		g.forward,      // the provider call, streamed back to the client
@@ -259,7 +263,7 @@ func (g *Gateway) Models(ctx context.Context, apiKey string) ([]string, error) {
 	rt := g.rt.Load()
 	var out []string
 	for _, name := range rt.Routes.Names() {
-		if allowed(rt, k, name) == nil && servable(rt, name) {
+		if allowedModel(rt, k, name) == nil && servable(rt, name) {
 			out = append(out, name)
 		}
 	}
@@ -343,39 +347,6 @@ func (g *Gateway) decode(_ context.Context, s *state) error {
 		s.EndUser = req.User
 	}
 	return nil
-}
-
-func (g *Gateway) authorize(_ context.Context, s *state) error {
-	return allowed(s.rt, s.key, s.req.Model)
-}
-
-// allowed checks model against the key's and its team's allow-lists.
-func allowed(rt *Runtime, k *keys.Key, model string) error {
-	if k.Team != "" {
-		teamModels, ok := rt.Teams[k.Team]
-		if !ok {
-			return &llm.Error{Code: llm.CodeModelNotAllowed, NoClientRetry: true,
-				Message: "key `" + k.Name + "` belongs to team `" + k.Team + "`, which is not in the gateway's config; an operator must add `teams." + k.Team + "` or move the key to another team"}
-		}
-		if teamModels != nil && !contains(teamModels, model) {
-			return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
-				Message: "team `" + k.Team + "` may not use model `" + model + "`; GET /v1/models lists the models this key may use, or an operator can add it to `teams." + k.Team + ".models`"}
-		}
-	}
-	if len(k.Models) > 0 && !contains(k.Models, model) {
-		return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
-			Message: "key `" + k.Name + "` may not use model `" + model + "`; GET /v1/models lists the models it may use"}
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (g *Gateway) resolve(_ context.Context, s *state) error {
