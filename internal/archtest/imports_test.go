@@ -40,6 +40,8 @@ var rules = []rule{
 	{from: "internal/keys", deny: []string{"internal/store", "internal/gateway", "internal/server", "internal/app", "internal/provider"}, why: "pipeline steps declare the storage interface they consume"},
 	{from: "internal/audit", deny: []string{"internal/"}, why: "audit declares its sink; stores implement it"},
 	{from: "internal/pricing", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "pricing depends on the hub only"},
+	{from: "internal/ratelimit", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "rate limits declare their store; backends implement it"},
+	{from: "internal/budget", deny: []string{"internal/"}, allow: []string{"internal/llm", "internal/pricing"}, why: "budgets declare their ledger; stores implement it"},
 	{from: "internal/policy", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "policy checks hub requests and depends on nothing else"},
 	{from: "internal/route", deny: []string{"internal/store", "internal/gateway", "internal/server", "internal/app", "internal/provider", "internal/config"}, why: "routing works on the hub's Provider interface"},
 	{from: "internal/store/", deny: []string{"internal/gateway", "internal/server", "internal/app", "internal/cli", "internal/provider", "internal/dialect", "internal/route"}, why: "stores implement the interfaces of pipeline steps"},
