@@ -81,4 +81,3 @@ var Discard Notifier = discard{}
 type discard struct{}
 
 func (discard) Notify(Alert) {}
-

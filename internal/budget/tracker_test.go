@@ -188,7 +188,9 @@ func TestAlerts(t *testing.T) {
 
 type fakeLedger map[time.Time][]Spend
 
-func (f fakeLedger) Spend(_ context.Context, since time.Time) ([]Spend, error) { return f[since.UTC()], nil }
+func (f fakeLedger) Spend(_ context.Context, since time.Time) ([]Spend, error) {
+	return f[since.UTC()], nil
+}
 
 func TestLoadRebuildsSpend(t *testing.T) {
 	now := time.Date(2026, 5, 14, 9, 0, 0, 0, time.UTC) // a Thursday
