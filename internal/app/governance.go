@@ -3,9 +3,12 @@ package app
 import (
 	"fmt"
 
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/policy"
+	"github.com/airgw/airgw/internal/ratelimit"
 )
 
 // teamsOf turns the config's teams into the runtime's.
@@ -24,9 +27,48 @@ func teamsOf(cfg *config.Config) (map[string]*gateway.Team, error) {
 			}
 			rules.Allow = append([]policy.List{{Name: prefix + ".models", Patterns: t.Models}}, rules.Allow...)
 		}
-		teams[t.Name] = &gateway.Team{Rules: rules}
+		team := &gateway.Team{Rules: rules, Limits: limitsOf(t.Limits), Budget: specOf(t.Budget)}
+		if u := t.Users; u != nil {
+			team.Users = &keys.UserDefaults{Budget: specOf(u.Budget), Limits: limitsOf(u.Limits)}
+		}
+		teams[t.Name] = team
 	}
 	return teams, nil
+}
+
+// limitsOf converts config limits; nil stays nil.
+func limitsOf(l *config.Limits) *ratelimit.Limits {
+	if l == nil {
+		return nil
+	}
+	out := &ratelimit.Limits{RPM: l.RPM, RPD: l.RPD, TPM: l.TPM, Concurrent: l.Concurrent}
+	for _, m := range l.Models {
+		out.Models = append(out.Models, ratelimit.ModelLimits{Model: m.Model, RPM: m.RPM, RPD: m.RPD, TPM: m.TPM, Concurrent: m.Concurrent})
+	}
+	return out
+}
+
+// specOf converts a config budget; nil stays nil.
+func specOf(b *config.Budget) *budget.Spec {
+	if b == nil {
+		return nil
+	}
+	return &budget.Spec{Limit: int64(b.Limit), Period: budget.Period(b.Period), Hard: b.Hard, AlertAt: b.AlertAt}
+}
+
+// configBudgets lists the budgets the config defines, for the tracker's
+// snapshot and its rebuild at start.
+func configBudgets(cfg *config.Config) []budget.Budget {
+	var out []budget.Budget
+	if b := specOf(cfg.Budget); b != nil {
+		out = append(out, budget.Budget{Account: "global", Owner: "this gateway", Path: "budget", Spec: *b})
+	}
+	for _, t := range cfg.Teams {
+		if b := specOf(t.Budget); b != nil {
+			out = append(out, budget.Budget{Account: "team:" + t.Name, Owner: "team `" + t.Name + "`", Path: "teams." + t.Name + ".budget", Spec: *b})
+		}
+	}
+	return out
 }
 
 // policyRules compiles one level of policies; prefix is its path in the
@@ -86,17 +128,6 @@ func unenforced(cfg *config.Config) error {
 		}
 	}
 	add("admin", cfg.Admin.HasAdminCredential())
-	add("budget", cfg.Budget != nil)
-	add("limits", cfg.Limits != nil)
-	add("alerts", cfg.Alerts.Webhook != nil)
-	for _, m := range cfg.Models {
-		add("models."+m.Name+".max_output_tokens", m.MaxOutputTokens > 0)
-	}
-	for _, t := range cfg.Teams {
-		add("teams."+t.Name+".budget", t.Budget != nil)
-		add("teams."+t.Name+".limits", t.Limits != nil)
-		add("teams."+t.Name+".users", t.Users != nil)
-	}
 	if len(found) > 0 {
 		return fmt.Errorf("%v: not yet supported in this build of airgw; remove it", found)
 	}

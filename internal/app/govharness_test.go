@@ -26,6 +26,7 @@ type govGateway struct {
 	base string // http://127.0.0.1:port
 	oa   *openaitest.Server
 	an   *anthropictest.Server
+	http *http.Client
 	stop func()
 }
 
@@ -51,7 +52,11 @@ models:
 // the keys given.
 func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway, map[string]string) {
 	t.Helper()
-	g := &govGateway{t: t, oa: openaitest.NewServer(t), an: anthropictest.NewServer(t)}
+	// The client's own transport: connections it dialled but never used
+	// would hold the server's shutdown for 5 s (net/http treats a new
+	// connection as busy that long), so stop closes them first.
+	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	g := &govGateway{t: t, oa: openaitest.NewServer(t), an: anthropictest.NewServer(t), http: &http.Client{Transport: tr}}
 	dir := t.TempDir()
 	yaml := strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@OA@", g.oa.URL(), "@AN@", g.an.URL()).Replace(govPrelude + rest)
 	cfg, err := config.Parse("gov.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
@@ -88,6 +93,7 @@ func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway,
 			return
 		}
 		stopped = true
+		tr.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
@@ -108,7 +114,7 @@ func (g *govGateway) do(method, path, key, body string, header ...string) (int, 
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := g.http.Do(req)
 	if err != nil {
 		g.t.Fatalf("%s %s: %v", method, path, err)
 	}

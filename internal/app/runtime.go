@@ -71,7 +71,11 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 				rt.Price = &p
 			} else if p, ok := catalogPrice(catalog, pricingType(pc), t.Model); ok {
 				rt.Price = &p
-			} else {
+			}
+			if rt.Price != nil && m.MaxOutputTokens > 0 {
+				rt.Price.MaxOutputTokens = int64(m.MaxOutputTokens) // bounds worst-case costs
+			}
+			if rt.Price == nil {
 				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
 			}
 			targets = append(targets, rt)
@@ -103,6 +107,8 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		Routes:            route.NewTable(routes...),
 		Policy:            global,
 		Teams:             teams,
+		Limits:            limitsOf(cfg.Limits),
+		Budget:            specOf(cfg.Budget),
 		Timeout:           time.Duration(rc.Timeout),
 		FirstTokenTimeout: time.Duration(rc.FirstTokenTimeout),
 		IdleTimeout:       time.Duration(rc.IdleTimeout),

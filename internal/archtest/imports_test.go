@@ -42,6 +42,8 @@ var rules = []rule{
 	{from: "internal/pricing", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "pricing depends on the hub only"},
 	{from: "internal/ratelimit", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "rate limits declare their store; backends implement it"},
 	{from: "internal/budget", deny: []string{"internal/"}, allow: []string{"internal/llm", "internal/pricing"}, why: "budgets declare their ledger; stores implement it"},
+	{from: "internal/users", deny: []string{"internal/"}, allow: []string{"internal/budget", "internal/ratelimit", "internal/llm", "internal/pricing"}, why: "users declare their store; stores implement it"},
+	{from: "internal/webhook", deny: []string{"internal/"}, why: "webhook delivery is a leaf"},
 	{from: "internal/policy", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "policy checks hub requests and depends on nothing else"},
 	{from: "internal/route", deny: []string{"internal/store", "internal/gateway", "internal/server", "internal/app", "internal/provider", "internal/config"}, why: "routing works on the hub's Provider interface"},
 	{from: "internal/store/", deny: []string{"internal/gateway", "internal/server", "internal/app", "internal/cli", "internal/provider", "internal/dialect", "internal/route"}, why: "stores implement the interfaces of pipeline steps"},

@@ -5,9 +5,11 @@ import (
 	"net/netip"
 
 	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/policy"
+	"github.com/airgw/airgw/internal/ratelimit"
 )
 
 // Team is what the config says about one team.
@@ -15,6 +17,11 @@ type Team struct {
 	// Rules are the team's policies, its model allow-list included; nil
 	// means none.
 	Rules *policy.Rules
+	// Limits and Budget are the team's; nil means none.
+	Limits *ratelimit.Limits
+	Budget *budget.Spec
+	// Users are what each end user of the team gets; nil means nothing.
+	Users *keys.UserDefaults
 }
 
 // policy checks the request against every policy level that applies: the
@@ -66,13 +73,20 @@ func teamOf(rt *Runtime, k *keys.Key) (*Team, error) {
 	return t, nil
 }
 
-// keyRules is the key's own policy level: its model allow-list.
+// keyRules is the key's own policy level: its model allow-list and its
+// allowed source addresses.
 func keyRules(k *keys.Key) *policy.Rules {
-	if len(k.Models) == 0 {
+	if len(k.Models) == 0 && k.AllowedIPs == nil {
 		return nil
 	}
-	owner := "key `" + k.Name + "`"
-	return &policy.Rules{Owner: owner, Allow: []policy.List{{Name: owner + " models", Patterns: k.Models}}}
+	r := &policy.Rules{Owner: "key `" + k.Name + "`"}
+	if len(k.Models) > 0 {
+		r.Allow = []policy.List{{Name: "keys." + k.Name + ".models", Patterns: k.Models}}
+	}
+	if k.AllowedIPs != nil {
+		r.Sources = &policy.Sources{Name: "keys." + k.Name + ".allowed_ips", Prefixes: k.AllowedIPs}
+	}
+	return r
 }
 
 // allowedModel checks model against every level's allow and deny lists,
