@@ -50,6 +50,6 @@ func (t *Tracker) Load(ctx context.Context, l Ledger, now time.Time, accountsOf 
 		s.alerted = crossed(b.Spec, s.spent, 0)
 		a.mu.Unlock()
 	}
-	t.define(budgets)
+	t.Define(budgets)
 	return nil
 }

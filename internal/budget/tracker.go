@@ -21,9 +21,6 @@ type Tracker struct {
 	log      *slog.Logger
 	notify   Notifier
 	accounts sync.Map // account name → *account
-
-	mu      sync.Mutex
-	defined map[string]Budget // account|period → the budget last seen
 }
 
 // Options configures a Tracker.
@@ -44,13 +41,16 @@ func NewTracker(o Options) *Tracker {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{loc: o.Location, log: o.Logger, notify: o.Notifier, defined: map[string]Budget{}}
+	return &Tracker{loc: o.Location, log: o.Logger, notify: o.Notifier}
 }
 
 // account is the spend of one account in the current period of each kind.
 type account struct {
 	mu sync.Mutex
 	p  [len(periods)]state
+	// defined holds, per period kind, the budget last seen on this
+	// account, for Snapshot.
+	defined [len(periods)]*Budget
 }
 
 type state struct {
@@ -140,6 +140,7 @@ func (t *Tracker) Reserve(r Request) (*Hold, error) {
 	for i := range r.Budgets {
 		b := &r.Budgets[i]
 		a := h.accounts[slices.Index(order, b.Account)]
+		a.defined[b.Spec.Period.index()] = b
 		s, _ := a.roll(b.Spec.Period.index(), r.At, t.loc)
 		left := b.Spec.Limit - s.spent - s.reserved
 		if h.remaining < 0 || left < h.remaining {
@@ -170,7 +171,6 @@ func (t *Tracker) Reserve(r Request) (*Hold, error) {
 	for _, a := range h.accounts {
 		a.mu.Unlock()
 	}
-	t.define(r.Budgets)
 	if refused != nil {
 		h.settled = true
 		return h, refusal(refused, refusedState, r, t.loc)
@@ -270,21 +270,17 @@ func ceilPct(limit int64, th int) int64 {
 	return (limit/100)*int64(th) + ((limit%100)*int64(th)+99)/100
 }
 
-// define remembers budgets for Snapshot.
-func (t *Tracker) define(bs []Budget) {
-	if len(bs) == 0 {
-		return
-	}
-	t.mu.Lock()
-	for _, b := range bs {
-		t.defined[b.Account+"|"+string(b.Spec.Period)] = b
-	}
-	t.mu.Unlock()
-}
-
 // Define registers budgets that Snapshot reports before any request used
 // them (the config's, at start and after a reload).
-func (t *Tracker) Define(bs []Budget) { t.define(bs) }
+func (t *Tracker) Define(bs []Budget) {
+	for i := range bs {
+		b := bs[i]
+		a := t.account(b.Account)
+		a.mu.Lock()
+		a.defined[b.Spec.Period.index()] = &b
+		a.mu.Unlock()
+	}
+}
 
 // Status is a budget's state in its current period.
 type Status struct {
@@ -326,12 +322,18 @@ func (t *Tracker) Spent(account string, p Period, now time.Time) int64 {
 // ordered by account: what a metrics collector reports as each budget's
 // limit, spend and reservations.
 func (t *Tracker) Snapshot(now time.Time) []Status {
-	t.mu.Lock()
-	bs := make([]Budget, 0, len(t.defined))
-	for _, b := range t.defined {
-		bs = append(bs, b)
-	}
-	t.mu.Unlock()
+	var bs []Budget
+	t.accounts.Range(func(_, v any) bool {
+		a := v.(*account)
+		a.mu.Lock()
+		for _, b := range a.defined {
+			if b != nil {
+				bs = append(bs, *b)
+			}
+		}
+		a.mu.Unlock()
+		return true
+	})
 	slices.SortFunc(bs, func(a, b Budget) int {
 		return strings.Compare(a.Account+"|"+string(a.Spec.Period), b.Account+"|"+string(b.Spec.Period))
 	})

@@ -80,7 +80,7 @@ type harness struct {
 	prov  *providerFunc
 }
 
-func newHarness(t *testing.T, fn func(ctx context.Context, req *llm.Request) (*llm.Reply, error)) *harness {
+func newHarness(t testing.TB, fn func(ctx context.Context, req *llm.Request) (*llm.Reply, error)) *harness {
 	t.Helper()
 	h := &harness{audit: &fakeAudit{}, prov: &providerFunc{fn: fn}}
 	p := price

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/netip"
+	"sync"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/budget"
@@ -22,6 +23,20 @@ type Team struct {
 	Budget *budget.Spec
 	// Users are what each end user of the team gets; nil means nothing.
 	Users *keys.UserDefaults
+
+	once  sync.Once
+	names level // the team's account, owner and paths, built once
+}
+
+// level returns the team's level for a request, its strings built once.
+func (t *Team) level(name string) level {
+	t.once.Do(func() {
+		p := "teams." + name
+		t.names = level{account: "team:" + name, owner: "team `" + name + "`", limitsPath: p + ".limits", budgetPath: p + ".budget"}
+	})
+	l := t.names
+	l.limits, l.budget = t.Limits, t.Budget
+	return l
 }
 
 // policy checks the request against every policy level that applies: the

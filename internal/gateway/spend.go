@@ -67,11 +67,10 @@ func (g *Gateway) levels(s *state) []level {
 	}
 	rt, k := s.rt, s.key
 	team, _ := teamOf(rt, k) // policy checked it
-	out := []level{{account: "global", owner: "this gateway", limitsPath: "limits", limits: rt.Limits, budgetPath: "budget", budget: rt.Budget}}
+	out := make([]level, 1, 4)
+	out[0] = level{account: "global", owner: "this gateway", limitsPath: "limits", limits: rt.Limits, budgetPath: "budget", budget: rt.Budget}
 	if k.Team != "" {
-		p := "teams." + k.Team
-		out = append(out, level{account: "team:" + k.Team, owner: "team `" + k.Team + "`",
-			limitsPath: p + ".limits", limits: team.Limits, budgetPath: p + ".budget", budget: team.Budget})
+		out = append(out, team.level(k.Team))
 	}
 	kp := "keys." + k.Name
 	out = append(out, level{account: "key:" + k.FamilyID(), owner: "key `" + k.Name + "`",

@@ -39,8 +39,9 @@ type Ticket struct {
 	l       *Limiter
 	at      time.Time
 	ds      []Demand
-	names   []string // per demand: the limit's name, teams.search.limits.rpm
-	owners  []string
+	from    []origin // per demand: where its limit is set
+	scopes  []Scope
+	model   string
 	res     Result
 	tokens  int64
 	granted bool
@@ -52,17 +53,16 @@ type Ticket struct {
 // with the wait in RetryAfter; the Ticket is returned either way, for the
 // response headers. A nil Ticket means no limit applies.
 func (l *Limiter) Admit(ctx context.Context, now time.Time, scopes []Scope, model string, tokens int64) (*Ticket, error) {
-	t := &Ticket{l: l, at: now, tokens: tokens}
+	t := &Ticket{l: l, at: now, tokens: tokens, scopes: scopes, model: model}
 	for i := range scopes {
 		sc := &scopes[i]
 		if sc.Limits.IsZero() {
 			continue
 		}
 		lim := sc.Limits
-		t.add(sc.Key, sc.Owner, sc.Path, lim.RPM, lim.RPD, lim.TPM, lim.Concurrent, tokens)
+		t.add(sc.Key, origin{scope: i}, lim.RPM, lim.RPD, lim.TPM, lim.Concurrent, tokens)
 		if ml := lim.model(model); ml != nil {
-			t.add(sc.Key+"|model:"+ml.Model, sc.Owner+" for model `"+model+"`", sc.Path+".models."+ml.Model,
-				ml.RPM, ml.RPD, ml.TPM, ml.Concurrent, tokens)
+			t.add(sc.Key+"|model:"+ml.Model, origin{scope: i, model: ml}, ml.RPM, ml.RPD, ml.TPM, ml.Concurrent, tokens)
 		}
 	}
 	if len(t.ds) == 0 {
@@ -82,7 +82,26 @@ func (l *Limiter) Admit(ctx context.Context, now time.Time, scopes []Scope, mode
 	return t, nil
 }
 
-func (t *Ticket) add(key, owner, where string, rpm, rpd, tpm, concurrent int, tokens int64) {
+// origin says where a demand's limit is set: a scope, and the model
+// limits within it if any.
+type origin struct {
+	scope int
+	model *ModelLimits
+}
+
+// name returns the limit's name and owner, for messages:
+// teams.search.limits.models.gpt-4o.rpm, team `search` for model `gpt-4o`.
+func (t *Ticket) name(i int) (name, owner string) {
+	o, sc := t.from[i], &t.scopes[t.from[i].scope]
+	name, owner = sc.Path, sc.Owner
+	if o.model != nil {
+		name += ".models." + o.model.Model
+		owner += " for model `" + t.model + "`"
+	}
+	return name + "." + t.ds[i].Kind.String(), owner
+}
+
+func (t *Ticket) add(key string, from origin, rpm, rpd, tpm, concurrent int, tokens int64) {
 	for _, d := range [...]Demand{
 		{Kind: KindRPM, Limit: int64(rpm), Amount: 1},
 		{Kind: KindRPD, Limit: int64(rpd), Amount: 1},
@@ -94,8 +113,7 @@ func (t *Ticket) add(key, owner, where string, rpm, rpd, tpm, concurrent int, to
 		}
 		d.Key = key + "|" + d.Kind.String()
 		t.ds = append(t.ds, d)
-		t.names = append(t.names, where+"."+d.Kind.String())
-		t.owners = append(t.owners, owner)
+		t.from = append(t.from, from)
 	}
 }
 
@@ -116,7 +134,8 @@ func (l *Limits) model(model string) *ModelLimits {
 
 func (t *Ticket) refusal() *llm.Error {
 	i := t.res.Denied
-	d, name, owner := &t.ds[i], t.names[i], t.owners[i]
+	d := &t.ds[i]
+	name, owner := t.name(i)
 	wait := t.res.RetryAfter
 	var msg string
 	switch d.Kind {
