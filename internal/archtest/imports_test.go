@@ -44,6 +44,7 @@ var rules = []rule{
 	{from: "internal/budget", deny: []string{"internal/"}, allow: []string{"internal/llm", "internal/pricing"}, why: "budgets declare their ledger; stores implement it"},
 	{from: "internal/users", deny: []string{"internal/"}, allow: []string{"internal/budget", "internal/ratelimit", "internal/llm", "internal/pricing"}, why: "users declare their store; stores implement it"},
 	{from: "internal/webhook", deny: []string{"internal/"}, why: "webhook delivery is a leaf"},
+	{from: "internal/admin", deny: []string{"internal/store", "internal/provider", "internal/server", "internal/dialect", "internal/route", "internal/gateway", "internal/config"}, why: "the admin API works on the services' interfaces; the app wires storage and config into it"},
 	{from: "internal/policy", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "policy checks hub requests and depends on nothing else"},
 	{from: "internal/route", deny: []string{"internal/store", "internal/gateway", "internal/server", "internal/app", "internal/provider", "internal/config"}, why: "routing works on the hub's Provider interface"},
 	{from: "internal/store/", deny: []string{"internal/gateway", "internal/server", "internal/app", "internal/cli", "internal/provider", "internal/dialect", "internal/route"}, why: "stores implement the interfaces of pipeline steps"},

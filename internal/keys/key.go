@@ -107,6 +107,19 @@ type Store interface {
 	RotateKey(ctx context.Context, old *Key, next *Key) error
 }
 
+// ErrInvalid is matched (errors.Is) by every error about a value a caller
+// gave: a bad name, expiry, model pattern, limit or budget.
+var ErrInvalid = errors.New("keys: invalid value")
+
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string        { return e.msg }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return invalidError{fmt.Sprintf(format, args...)}
+}
+
 // ErrRevoked is returned when rotating a key that is revoked or rotated.
 var ErrRevoked = errors.New("keys: the key is already revoked or rotated")
 
@@ -124,12 +137,12 @@ func NewID() (string, error) {
 // each a letter, digit, '.', '_' or '-'.
 func CheckName(name string) error {
 	if name == "" || len(name) > 64 {
-		return fmt.Errorf("keys: name must be 1 to 64 characters, got %d", len(name))
+		return invalidf("keys: name must be 1 to 64 characters, got %d", len(name))
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !isBase62(c) && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("keys: name %q: only letters, digits, '.', '_' and '-' are allowed", name)
+			return invalidf("keys: name %q: only letters, digits, '.', '_' and '-' are allowed", name)
 		}
 	}
 	return nil
@@ -188,10 +201,10 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (string, *Key, er
 	now := m.now().UTC()
 	if !o.ExpiresAt.IsZero() {
 		if !o.ExpiresAt.After(now) {
-			return "", nil, fmt.Errorf("keys: expiry %s is not in the future", o.ExpiresAt.UTC().Format(time.RFC3339))
+			return "", nil, invalidf("keys: expiry %s is not in the future", o.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if o.ExpiresAt.After(maxExpiry) {
-			return "", nil, fmt.Errorf("keys: expiry %s is after %d; leave it empty for a key that never expires", o.ExpiresAt.UTC().Format(time.RFC3339), maxExpiry.Year())
+			return "", nil, invalidf("keys: expiry %s is after %d; leave it empty for a key that never expires", o.ExpiresAt.UTC().Format(time.RFC3339), maxExpiry.Year())
 		}
 	}
 	plain, err := Generate()

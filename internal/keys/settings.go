@@ -37,7 +37,7 @@ type UserDefaults struct {
 func (s *Settings) Validate() error {
 	if s.Budget != nil {
 		if err := s.Budget.Validate(); err != nil {
-			return fmt.Errorf("keys: budget: %w", err)
+			return invalidf("keys: budget: %v", err)
 		}
 	}
 	if err := checkLimits("limits", s.Limits); err != nil {
@@ -46,7 +46,7 @@ func (s *Settings) Validate() error {
 	if u := s.Users; u != nil {
 		if u.Budget != nil {
 			if err := u.Budget.Validate(); err != nil {
-				return fmt.Errorf("keys: users.budget: %w", err)
+				return invalidf("keys: users.budget: %v", err)
 			}
 		}
 		if err := checkLimits("users.limits", u.Limits); err != nil {
@@ -54,11 +54,11 @@ func (s *Settings) Validate() error {
 		}
 	}
 	if s.AllowedIPs != nil && len(s.AllowedIPs) == 0 {
-		return errors.New("keys: allowed_ips is empty, which would refuse every client; list at least one range or leave it unset")
+		return invalidf("keys: allowed_ips is empty, which would refuse every client; list at least one range or leave it unset")
 	}
 	for _, p := range s.AllowedIPs {
 		if !p.IsValid() {
-			return errors.New("keys: allowed_ips holds an invalid range")
+			return invalidf("keys: allowed_ips holds an invalid range")
 		}
 	}
 	return nil
@@ -70,15 +70,15 @@ func checkLimits(field string, l *ratelimit.Limits) error {
 	}
 	for _, v := range []int{l.RPM, l.RPD, l.TPM, l.Concurrent} {
 		if v < 0 {
-			return fmt.Errorf("keys: %s: limits must not be negative", field)
+			return invalidf("keys: %s: limits must not be negative", field)
 		}
 	}
 	for _, m := range l.Models {
 		if _, err := path.Match(m.Model, ""); err != nil || m.Model == "" {
-			return fmt.Errorf("keys: %s.models: %q is not a model name or pattern", field, m.Model)
+			return invalidf("keys: %s.models: %q is not a model name or pattern", field, m.Model)
 		}
 		if m.RPM < 0 || m.RPD < 0 || m.TPM < 0 || m.Concurrent < 0 {
-			return fmt.Errorf("keys: %s.models.%s: limits must not be negative", field, m.Model)
+			return invalidf("keys: %s.models.%s: limits must not be negative", field, m.Model)
 		}
 	}
 	return nil
@@ -87,10 +87,10 @@ func checkLimits(field string, l *ratelimit.Limits) error {
 func checkModels(models []string) error {
 	for _, m := range models {
 		if strings.TrimSpace(m) == "" {
-			return errors.New("keys: empty model name in allow-list")
+			return invalidf("keys: empty model name in allow-list")
 		}
 		if _, err := path.Match(m, ""); err != nil {
-			return fmt.Errorf("keys: model pattern %q is malformed; use * and ? as wildcards", m)
+			return invalidf("keys: model pattern %q is malformed; use * and ? as wildcards", m)
 		}
 	}
 	return nil
@@ -98,11 +98,11 @@ func checkModels(models []string) error {
 
 func checkMetadata(md map[string]string) error {
 	if len(md) > 64 {
-		return fmt.Errorf("keys: %d metadata entries; at most 64", len(md))
+		return invalidf("keys: %d metadata entries; at most 64", len(md))
 	}
 	for k, v := range md {
 		if k == "" || len(k) > 64 || len(v) > 512 {
-			return fmt.Errorf("keys: metadata %q: keys are 1 to 64 bytes, values at most 512", k)
+			return invalidf("keys: metadata %q: keys are 1 to 64 bytes, values at most 512", k)
 		}
 	}
 	return nil
@@ -154,7 +154,7 @@ func (m *Manager) Update(ctx context.Context, idOrName string, u Update) (before
 	}
 	if u.ExpiresAt != nil {
 		if e := *u.ExpiresAt; !e.IsZero() && (e.After(maxExpiry) || !e.After(m.now())) {
-			return nil, nil, fmt.Errorf("keys: expiry %s must be in the future and before %d", e.UTC().Format(time.RFC3339), maxExpiry.Year())
+			return nil, nil, invalidf("keys: expiry %s must be in the future and before %d", e.UTC().Format(time.RFC3339), maxExpiry.Year())
 		}
 		next.ExpiresAt = u.ExpiresAt.UTC()
 		if u.ExpiresAt.IsZero() {
@@ -189,7 +189,7 @@ const MaxGrace = 90 * 24 * time.Hour
 // key's plaintext (shown once), the new key and the old one as updated.
 func (m *Manager) Rotate(ctx context.Context, idOrName string, grace time.Duration) (string, *Key, *Key, error) {
 	if grace < 0 || grace > MaxGrace {
-		return "", nil, nil, fmt.Errorf("keys: grace period %s: want 0 to %s", grace, MaxGrace)
+		return "", nil, nil, invalidf("keys: grace period %s: want 0 to %s", grace, MaxGrace)
 	}
 	old, err := m.Get(ctx, idOrName)
 	if err != nil {
@@ -200,7 +200,7 @@ func (m *Manager) Rotate(ctx context.Context, idOrName string, grace time.Durati
 		return "", nil, nil, fmt.Errorf("keys: rotate %q: %w", idOrName, ErrRevoked)
 	}
 	if old.Expired(now) {
-		return "", nil, nil, fmt.Errorf("keys: rotate %q: the key expired at %s; create a new one instead", idOrName, old.ExpiresAt.Format(time.RFC3339))
+		return "", nil, nil, invalidf("keys: rotate %q: the key expired at %s; create a new one instead", idOrName, old.ExpiresAt.Format(time.RFC3339))
 	}
 	plain, err := Generate()
 	if err != nil {
