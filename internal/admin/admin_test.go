@@ -146,17 +146,23 @@ var matrix = map[string]call{
 	},
 	"GET /admin/v1/teams":        func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/teams", "" },
 	"GET /admin/v1/teams/{team}": func(_ *fixture, t string) (string, string, string) { return "GET", "/admin/v1/teams/" + t, "" },
-	"GET /admin/v1/users":        func(_ *fixture, t string) (string, string, string) { return "GET", "/admin/v1/users?owner=team:" + t, "" },
+	"GET /admin/v1/users": func(_ *fixture, t string) (string, string, string) {
+		return "GET", "/admin/v1/users?owner=team:" + t, ""
+	},
 	"GET /admin/v1/users/{owner}/{user}": func(_ *fixture, t string) (string, string, string) {
 		return "GET", "/admin/v1/users/team:" + t + "/alice", ""
 	},
 	"PUT /admin/v1/users/{owner}/{user}": func(_ *fixture, t string) (string, string, string) {
 		return "PUT", "/admin/v1/users/team:" + t + "/alice", `{"budget":{"limit_usd":"1","period":"daily"}}`
 	},
-	"GET /admin/v1/budgets":       func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/budgets", "" },
-	"GET /admin/v1/limits":        func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/limits", "" },
-	"GET /admin/v1/usage":         func(_ *fixture, t string) (string, string, string) { return "GET", "/admin/v1/usage?group_by=model,day&team=" + t, "" },
-	"GET /admin/v1/audit/records": func(_ *fixture, t string) (string, string, string) { return "GET", "/admin/v1/audit/records?team=" + t, "" },
+	"GET /admin/v1/budgets": func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/budgets", "" },
+	"GET /admin/v1/limits":  func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/limits", "" },
+	"GET /admin/v1/usage": func(_ *fixture, t string) (string, string, string) {
+		return "GET", "/admin/v1/usage?group_by=model,day&team=" + t, ""
+	},
+	"GET /admin/v1/audit/records": func(_ *fixture, t string) (string, string, string) {
+		return "GET", "/admin/v1/audit/records?team=" + t, ""
+	},
 }
 
 // teamScoped lists the routes whose "other team" call a team_admin must be

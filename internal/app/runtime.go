@@ -35,9 +35,6 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 // provider clients, routes with their prices, team allow-lists and
 // deadlines. It makes no network calls.
 func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
-	if err := unenforced(cfg); err != nil {
-		return nil, nil, err
-	}
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
 	for i := range cfg.Providers {

@@ -30,6 +30,9 @@ func (e *env) serve(args []string) error {
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
+		if host, port, err := net.SplitHostPort(*listen); err == nil && port == "0" {
+			cfg.Server.AdminListen = net.JoinHostPort(host, "0") // both on free ports
+		}
 	}
 	if cf.demo {
 		if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
@@ -42,6 +45,9 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.DemoAdmin = cf.demo
+	adminURL := ""
+	a.AdminReady = func(addr net.Addr) { adminURL = "http://" + addr.String() + "/admin/v1" }
 
 	var ready func(net.Addr)
 	if cf.demo {
@@ -53,7 +59,7 @@ func (e *env) serve(args []string) error {
 		if cf.dataDir != "" {
 			exportCmd += " --data-dir " + cf.dataDir
 		}
-		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd) }
+		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd, adminURL) }
 	}
 	return a.Serve(e.ctx, ready)
 }
@@ -66,7 +72,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd string) {
+func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd, adminURL string) {
 	base := "http://" + addr.String() + "/v1"
 	body := `{"model":"demo-fast","stream":true,"messages":[{"role":"user","content":"Hello, airgw!"}]}`
 	fmt.Fprintf(e.stdout, `
@@ -90,8 +96,8 @@ Then see who used which model, for what, at what cost:
   %s
 
 (or with a built binary: airgw audit export --demo). Each start creates a fresh demo key.
-Press Ctrl-C to stop.
-`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd)
+%sPress Ctrl-C to stop.
+`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd, demoAdminLine(adminURL))
 }
 
 func modelNames(cfg *config.Config) []string {
@@ -197,4 +203,11 @@ func (e *env) withApp(cf *configFlags, fn func(context.Context, *app.App) error)
 	}
 	defer a.Close()
 	return fn(e.ctx, a)
+}
+
+func demoAdminLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return "The admin API (keys, budgets, usage; open without a credential in demo mode only):\n\n  curl " + url + "/budgets\n\n"
 }
