@@ -89,7 +89,14 @@ func (g *Gateway) settleAttempt(s *state, t *route.Target, b outcome, err error)
 		att.Status, att.ErrorClass = e.Status(), string(e.Code)
 	}
 	s.attempts = append(s.attempts, att)
-	s.Out.Header().Set("X-Airgw-Attempts", strconv.Itoa(len(s.attempts)))
+	h := s.Out.Header()
+	h.Set("X-Airgw-Attempts", strconv.Itoa(len(s.attempts)))
+	if e != nil && !s.Out.Written() {
+		// An error answer names the target that failed last; a success
+		// named its own target before its first byte (commit).
+		h.Set("X-Airgw-Provider", t.Provider)
+		h.Set("X-Airgw-Model", t.Model)
+	}
 	switch {
 	case e == nil:
 		b.Record(true)
