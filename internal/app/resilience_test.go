@@ -530,6 +530,14 @@ models:
 	if !ok || rec.ErrorClass != "client_cancelled" || rec.Status != 499 {
 		t.Errorf("record within 5s = %v %d %q, want 499 client_cancelled", ok, rec.Status, rec.ErrorClass)
 	}
+	// Usage settles from what was sent and delivered (the prompt, and the
+	// text relayed before the cancel), estimated, never $0.
+	if rec.InputTokens == 0 || !rec.UsageEstimated || rec.CostNanoUSD == 0 {
+		t.Errorf("record usage = %d in, %d out, estimated %v, cost %d, want an estimate and a cost", rec.InputTokens, rec.OutputTokens, rec.UsageEstimated, rec.CostNanoUSD)
+	}
+	if rec.End.Before(cancelled) || rec.End.Sub(cancelled) > time.Second {
+		t.Errorf("record end = %v, want within 1s after the client's cancel at %v", rec.End, cancelled)
+	}
 	t.Logf("FIGURE cancel: upstream saw the client's cancel after %v; record written as %s", seen.Round(time.Microsecond), rec.ErrorClass)
 
 	t.Run("during_backoff", func(t *testing.T) {

@@ -473,8 +473,7 @@ func (c *call) stream(limit int) {
 	c.streamHeaders()
 	words, u := c.reply()
 	id := fmt.Sprintf("chatcmpl-fault%d", c.n)
-	var chunks [][]byte
-	add := func(delta map[string]any, finish any, choices bool, usage any) {
+	chunk := func(delta map[string]any, finish any, choices bool, usage any) []byte {
 		m := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created,
 			"model": c.req.Model, "system_fingerprint": "fp_faulttest", "choices": []any{}}
 		if choices {
@@ -484,21 +483,29 @@ func (c *call) stream(limit int) {
 			m["usage"] = usage
 		}
 		b, _ := json.Marshal(m)
-		chunks = append(chunks, b)
+		return b
 	}
-	add(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, true, nil)
-	for _, w := range words {
-		add(map[string]any{"content": w}, nil, true, nil)
-	}
-	add(map[string]any{}, "stop", true, nil)
+	// Chunks are encoded as they are sent: a flood never sits in memory.
+	n := len(words) + 2
 	if c.includeUsage() {
-		add(nil, nil, false, u)
+		n++
 	}
 	rc := http.NewResponseController(c.w)
 	var buf bytes.Buffer
-	for i, ch := range chunks {
+	for i := range n {
 		if i == limit {
 			return
+		}
+		var ch []byte
+		switch {
+		case i == 0:
+			ch = chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, true, nil)
+		case i <= len(words):
+			ch = chunk(map[string]any{"content": words[i-1]}, nil, true, nil)
+		case i == len(words)+1:
+			ch = chunk(map[string]any{}, "stop", true, nil)
+		default:
+			ch = chunk(nil, nil, false, u)
 		}
 		buf.Reset()
 		buf.WriteString("data: ")
