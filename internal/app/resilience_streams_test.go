@@ -159,7 +159,10 @@ models:
 		var wg sync.WaitGroup
 		var first result
 		wg.Add(1)
-		go func() { defer wg.Done(); first = r.do(context.Background(), req{model: "slow", header: key("t07-slow")}) }()
+		go func() {
+			defer wg.Done()
+			first = r.do(context.Background(), req{model: "slow", header: key("t07-slow")})
+		}()
 		for deadline := time.Now().Add(5 * time.Second); r.fault.Calls("slowbody:400ms") == 0 && time.Now().Before(deadline); {
 			time.Sleep(2 * time.Millisecond)
 		}

@@ -29,7 +29,9 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		defer cancel()
 	}
 	idem := s.IdempotencyKey != ""
-	plan := g.plan(rt, s.route)
+	// The plan starts with the route's own targets; its fallbacks' are
+	// ordered only when a request gets that far (most never do).
+	plan, expanded := priced(s.route.Order(g.latency)), false
 	contextFallback := s.route.ContextFallback
 	retries := 0
 	var last *llm.Error
@@ -43,6 +45,9 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		}
 	}()
 	for i := 0; ; i++ {
+		if i == len(plan) && !expanded {
+			plan, expanded = g.fallbacks(rt, s.route, plan), true
+		}
 		if i == len(plan) { // every target tried: another pass, if allowed
 			if releaseRetry != nil {
 				releaseRetry()
@@ -67,7 +72,7 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 				}
 				return cancelled(err) // the client left during the backoff
 			}
-			plan, i, again = g.plan(rt, s.route), 0, false
+			plan, i, again, expanded = priced(s.route.Order(g.latency)), 0, false, false
 			if len(plan) == 0 {
 				break
 			}
@@ -89,14 +94,14 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		}
 		if e.Code == llm.CodeContextLengthExceeded && contextFallback != "" {
 			if r, ok := rt.Routes.Lookup(contextFallback); ok {
-				contextFallback = "" // once
-				plan = append(plan[:i+1], priced(r.Order(g.latency))...)
+				contextFallback = "" // once, and instead of the fallbacks
+				plan, expanded = append(plan[:i+1], priced(r.Order(g.latency))...), true
 				continue
 			}
 		}
 		again = again || retryable(e, idem, false)
 		if i+1 < len(plan) && !retryable(e, idem, plan[i+1].Key() != t.Key()) ||
-			i+1 == len(plan) && !retryable(e, idem, true) {
+			i+1 == len(plan) && !retryable(e, idem, true) { // next: a fallback, or a retry pass
 			return e // no other attempt may follow this failure
 		}
 	}
@@ -109,7 +114,12 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 // plan lists the targets to try: the route's in strategy order, then each
 // fallback alias's.
 func (g *Gateway) plan(rt *Runtime, r *route.Route) []*route.Target {
-	p := priced(r.Order(g.latency))
+	return g.fallbacks(rt, r, priced(r.Order(g.latency)))
+}
+
+// fallbacks appends to p the targets of r's fallback aliases, each in its
+// own strategy order.
+func (g *Gateway) fallbacks(rt *Runtime, r *route.Route, p []*route.Target) []*route.Target {
 	for _, name := range r.Fallbacks {
 		if fr, ok := rt.Routes.Lookup(name); ok {
 			p = append(p, priced(fr.Order(g.latency))...)
