@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,7 +101,7 @@ models:
 			last = d
 		}
 	}
-	if resp.StatusCode != 200 || len(names) < 2 || names[len(names)-1] != "error" || contains(names, "message_stop") {
+	if resp.StatusCode != 200 || len(names) < 2 || names[len(names)-1] != "error" || slices.Contains(names, "message_stop") {
 		t.Errorf("cut Anthropic stream = %d, events %v, want content then a final `event: error` and no message_stop", resp.StatusCode, names)
 	}
 	if !strings.Contains(last, `"type":"error"`) || !strings.Contains(last, "request_id") {
@@ -211,15 +212,6 @@ models:
 func hasDecision(rec audit.Record, policy, action string) bool {
 	for _, d := range rec.Policies {
 		if d.Policy == policy && d.Action == action {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}
