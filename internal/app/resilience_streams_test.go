@@ -95,8 +95,14 @@ models:
 	if !ok {
 		t.Fatalf("no record within 10s for a request with a 500ms timeout whose client stopped reading")
 	}
-	if rec.ErrorClass != "client_cancelled" || rec.CostNanoUSD == 0 {
-		t.Errorf("record = %d %s cost %d, want client_cancelled with the delivered tokens billed", rec.Status, rec.ErrorClass, rec.CostNanoUSD)
+	// Either the write blocked on the client failed (client_cancelled), or
+	// airgw was reading the provider when the deadline passed and its
+	// error event went out within the grace (provider_timeout).
+	if rec.ErrorClass != "client_cancelled" && rec.ErrorClass != "provider_timeout" || rec.CostNanoUSD == 0 {
+		t.Errorf("record = %d %s cost %d, want client_cancelled or provider_timeout with the delivered tokens billed", rec.Status, rec.ErrorClass, rec.CostNanoUSD)
+	}
+	if took := rec.End.Sub(start); took > 3*time.Second {
+		t.Errorf("record written %v after the start, want within the 500ms timeout + 1s grace + 1.5s", took)
 	}
 	t.Logf("FIGURE stuck-reader: a client that stopped reading and kept its connection open was released and recorded %v after the start of a request with a 500ms timeout (1s write grace)", rec.End.Sub(start).Round(10*time.Millisecond))
 }

@@ -30,7 +30,7 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		defer cancel()
 	}
 	if !deadline.IsZero() {
-		defer g.unblockWritesAfter(ctx, s)()
+		s.writeBound = g.boundWritesAfter(ctx, s)
 	}
 	idem := s.IdempotencyKey != ""
 	// The plan starts with the route's own targets; its fallbacks' are
@@ -127,17 +127,17 @@ type writeDeadliner interface {
 // one that stopped reading fails it, which releases the request.
 const writeGrace = time.Second
 
-// unblockWritesAfter makes sure that a client that stopped reading cannot
+// boundWritesAfter makes sure that a client that stopped reading cannot
 // hold a request past its deadline: once ctx's deadline passes, writes to
-// the client fail after writeGrace instead of blocking until the client
-// goes away (the server has no write timeout, so that streams may last).
-// The returned func, run when the attempts end, removes the bound again so
-// that the error answer, and the next request on the connection, are
-// written normally.
-func (g *Gateway) unblockWritesAfter(ctx context.Context, s *state) (done func()) {
+// the client (the rest of a stream, or the error answer) fail after
+// writeGrace instead of blocking until the client goes away (the server
+// has no write timeout, so that streams may last). The returned func, run
+// once the answer is complete (Serve, after finish), removes the bound so
+// that the next request on the connection is written normally.
+func (g *Gateway) boundWritesAfter(ctx context.Context, s *state) (done func()) {
 	wd, ok := s.Out.(writeDeadliner)
 	if !ok {
-		return func() {}
+		return nil
 	}
 	var mu sync.Mutex
 	ended, set := false, false
@@ -156,6 +156,13 @@ func (g *Gateway) unblockWritesAfter(ctx context.Context, s *state) (done func()
 		if set {
 			_ = wd.SetWriteDeadline(time.Time{})
 		}
+	}
+}
+
+// endWriteBound removes the bound set by boundWritesAfter, if any.
+func (s *state) endWriteBound() {
+	if s.writeBound != nil {
+		s.writeBound()
 	}
 }
 
