@@ -241,6 +241,21 @@ func (s *Set) Configure(st Settings) {
 	s.s.Store(&st)
 }
 
+// Retain forgets the breakers of every target for which keep returns
+// false, so that a reload drops targets that are gone (or whose provider
+// changed) and /readyz stops reporting them. A request still in flight on
+// the old runtime that records an outcome for a forgotten target starts it
+// again, closed.
+func (s *Set) Retain(keep func(target string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.m {
+		if !keep(name) {
+			delete(s.m, name)
+		}
+	}
+}
+
 // States returns every target's state, sorted by target.
 func (s *Set) States() []TargetState {
 	s.mu.Lock()

@@ -131,17 +131,27 @@ func (c *configFlags) load() (*config.Config, error) {
 	if c.dataDir != "" {
 		return nil, usagef("--data-dir applies to --demo only; set storage.data_dir in the config file")
 	}
-	path := c.path
-	if path == "" {
-		path = os.Getenv("AIRGW_CONFIG")
-	}
-	if path == "" {
-		path = "airgw.yaml"
+	path := c.file()
+	if c.path == "" && os.Getenv("AIRGW_CONFIG") == "" {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, usagef("no config file: pass --config FILE, set AIRGW_CONFIG, or create ./airgw.yaml (docs/configuration.md); to try airgw without one, run `airgw serve --demo`")
 		}
 	}
 	return config.Load(path)
+}
+
+// file is the config file the flags name: --config, else $AIRGW_CONFIG,
+// else ./airgw.yaml; "" with --demo, whose config has no file.
+func (c *configFlags) file() string {
+	switch {
+	case c.demo:
+		return ""
+	case c.path != "":
+		return c.path
+	case os.Getenv("AIRGW_CONFIG") != "":
+		return os.Getenv("AIRGW_CONFIG")
+	}
+	return "airgw.yaml"
 }
 
 // parseFlags parses args with fs, allowing flags after positional

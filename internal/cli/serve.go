@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airgw/airgw/internal/app"
@@ -21,15 +23,22 @@ func (e *env) serve(args []string) error {
 	var cf configFlags
 	cf.register(fs)
 	listen := fs.String("listen", "", "override server.listen (host:port)")
+	watch := fs.Bool("watch", true, "reload when the config file (or a file: secret it reads) changes")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := cf.load()
+	// A reload loads the config exactly as here, overrides included, so
+	// that --listen is not reported as a change needing a restart.
+	load := func() (*config.Config, error) {
+		cfg, err := cf.load()
+		if err == nil && *listen != "" {
+			cfg.Server.Listen = *listen
+		}
+		return cfg, err
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
 	}
 	if cf.demo {
 		if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
@@ -42,6 +51,10 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer a.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a.SetReload(app.ReloadOptions{Path: cf.file(), Load: load, Signals: hup, Watch: *watch && !cf.demo})
 
 	var ready func(net.Addr)
 	if cf.demo {

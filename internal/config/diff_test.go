@@ -119,9 +119,9 @@ func TestDiff(t *testing.T) {
 			want: []string{`new.yaml:9:14: providers.openai.api_key: "[redacted: ${OPENAI_API_KEY}]" → "[redacted: ${OPENAI_KEY_2}]"`},
 		},
 		{
-			name: "listen-needs-a-restart",
-			edit: func(s string) string { return strings.Replace(s, "127.0.0.1:8080", "127.0.0.1:9090", 1) },
-			want: []string{`new.yaml:2:11: server.listen: "127.0.0.1:8080" → "127.0.0.1:9090" [restart required: airgw reads this setting only at startup]`},
+			name:    "listen-needs-a-restart",
+			edit:    func(s string) string { return strings.Replace(s, "127.0.0.1:8080", "127.0.0.1:9090", 1) },
+			want:    []string{`new.yaml:2:11: server.listen: "127.0.0.1:8080" → "127.0.0.1:9090" [restart required: airgw reads this setting only at startup]`},
 			restart: true,
 		},
 		{

@@ -82,20 +82,32 @@ func TestWatcher(t *testing.T) {
 		want   int // OnChange calls
 	}{
 		{
-			name:   "replaced-by-rename",
-			setup:  func(t *testing.T, dir string) string { p := filepath.Join(dir, "airgw.yaml"); write(t, p, "a: 1\n"); return p },
+			name: "replaced-by-rename",
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "airgw.yaml")
+				write(t, p, "a: 1\n")
+				return p
+			},
 			change: func(t *testing.T, p string) { replace(t, p, "a: 2\n") },
 			want:   1,
 		},
 		{
-			name:   "written-in-place",
-			setup:  func(t *testing.T, dir string) string { p := filepath.Join(dir, "airgw.yaml"); write(t, p, "a: 1\n"); return p },
+			name: "written-in-place",
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "airgw.yaml")
+				write(t, p, "a: 1\n")
+				return p
+			},
 			change: func(t *testing.T, p string) { write(t, p, "a: 2\n") },
 			want:   1,
 		},
 		{
-			name:  "written-in-several-steps-within-the-debounce",
-			setup: func(t *testing.T, dir string) string { p := filepath.Join(dir, "airgw.yaml"); write(t, p, "a: 1\n"); return p },
+			name: "written-in-several-steps-within-the-debounce",
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "airgw.yaml")
+				write(t, p, "a: 1\n")
+				return p
+			},
 			change: func(t *testing.T, p string) {
 				// Each step comes within the debounce of the last; the
 				// poll at 2s sees the middle one.
@@ -108,14 +120,22 @@ func TestWatcher(t *testing.T) {
 			want: 1,
 		},
 		{
-			name:   "saved-unchanged",
-			setup:  func(t *testing.T, dir string) string { p := filepath.Join(dir, "airgw.yaml"); write(t, p, "a: 1\n"); return p },
+			name: "saved-unchanged",
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "airgw.yaml")
+				write(t, p, "a: 1\n")
+				return p
+			},
 			change: func(t *testing.T, p string) { replace(t, p, "a: 1\n") },
 			want:   0,
 		},
 		{
-			name:  "removed-and-recreated-with-the-same-content",
-			setup: func(t *testing.T, dir string) string { p := filepath.Join(dir, "airgw.yaml"); write(t, p, "a: 1\n"); return p },
+			name: "removed-and-recreated-with-the-same-content",
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "airgw.yaml")
+				write(t, p, "a: 1\n")
+				return p
+			},
 			change: func(t *testing.T, p string) {
 				os.Remove(p)
 				time.Sleep(100 * time.Millisecond)

@@ -1,0 +1,323 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/reload"
+)
+
+// reloadV1 is the config the reload-under-load test starts with. "chat"
+// carries the background load; "held" answers a stream only after 1.5 s,
+// so that a request can be in flight across a reload.
+const reloadV1 = `
+server: {listen: "127.0.0.1:0", max_body: 64KiB, shutdown_timeout: 5s}
+storage: {sqlite: "@DIR@/airgw.db"}
+log: {level: error}
+audit: {flush_interval: 5ms, batch_size: 256}
+routing: {retries: 0}
+providers:
+  a: {type: openai, base_url: "@A@", api_key: "@KEY@", allow_private_network: true}
+  b: {type: openai, base_url: "@B@", api_key: "@KEY@", allow_private_network: true}
+models:
+  chat:
+    targets: [{provider: a, model: "ok:chat"}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+  held:
+    targets: [{provider: a, model: "slowfirst:1500ms"}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+  down:
+    targets: [{provider: a, model: "status:503"}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+  backup:
+    targets: [{provider: b, model: "ok:backup"}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+  extra:
+    targets: [{provider: a, model: "ok:extra"}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+teams:
+  apps: {}  # every model
+  narrow: {models: [chat]}
+`
+
+// reloadStep is one config change of the reload-under-load test.
+type reloadStep struct {
+	name string
+	edit func(string) string
+	// trigger reloads; it returns once the reload is done.
+	trigger func(t *testing.T, r *reloadRig) reload.Result
+	// before and after check behaviour just before and just after.
+	before, after func(t *testing.T, r *reloadRig)
+}
+
+func bySignal(t *testing.T, r *reloadRig) reload.Result {
+	n := r.app.ReloadStatus().Reloads
+	r.hup <- syscall.SIGHUP
+	r.waitReloads(t, n+1)
+	st := r.app.ReloadStatus()
+	return reload.Result{Trigger: st.LastTrigger, OK: st.LastOK, Errors: st.LastErrors}
+}
+
+func byAdminAPI(t *testing.T, r *reloadRig) reload.Result {
+	rec := httptest.NewRecorder()
+	r.app.ReloadHandler(func(*http.Request) string { return "admin-key:ops" })(rec, httptest.NewRequest(http.MethodPost, "/admin/v1/reload", nil))
+	var res reload.Result
+	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
+		t.Fatalf("POST /admin/v1/reload body: %v\n%s", err, rec.Body)
+	}
+	if want := map[bool]int{true: 200, false: 422}[res.OK]; rec.Code != want {
+		t.Errorf("POST /admin/v1/reload = %d with ok=%v, want %d", rec.Code, res.OK, want)
+	}
+	return res
+}
+
+func byCall(t *testing.T, r *reloadRig) reload.Result {
+	res, _ := r.app.Reload(context.Background(), "test")
+	return res
+}
+
+// expect checks one request's answer.
+func (r *reloadRig) expect(t *testing.T, q req, status int, provider string) result {
+	t.Helper()
+	res := r.do(context.Background(), q)
+	if res.err != nil || res.status != status || (provider != "" && res.header.Get("X-Airgw-Provider") != provider) {
+		t.Errorf("%s (key %s) = %d provider %q err %v %s, want %d provider %q", q.model, q.key, res.status, res.header.Get("X-Airgw-Provider"), res.err, res.body, status, provider)
+	}
+	return res
+}
+
+// TestReloadUnderLoad changes the config of a gateway under continuous
+// load, streaming and not: a model's target moves to another provider, a
+// fallback is added, a model is removed, a price and a team's allow-list
+// change, an invalid config is refused and a restart-only setting is
+// reported. Every request of the load succeeds; a stream in flight
+// finishes on its old target at its old price; new requests see the new
+// config; each request is charged the price in force when it started.
+func TestReloadUnderLoad(t *testing.T) {
+	r := startReloadRig(t, reloadV1, false)
+	yaml := reloadV1
+	stop := r.load("chat", 4)
+
+	// A stream in flight across the first reload.
+	held := make(chan result, 1)
+	go func() { held <- r.do(context.Background(), req{model: "held", stream: true}) }()
+	for deadline := time.Now().Add(10 * time.Second); r.a.Calls("slowfirst:1500ms") == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held stream never reached provider a")
+		}
+	}
+
+	windows := map[string][2]time.Time{} // step → when its reload ran
+	steps := []reloadStep{{
+		name: "target-moved-to-another-provider",
+		edit: func(s string) string {
+			s = strings.Replace(s, `{provider: a, model: "ok:chat"}`, `{provider: b, model: "ok:chat"}`, 1)
+			return strings.Replace(s, "targets: [{provider: a, model: \"slowfirst:1500ms\"}]\n    price: {input_per_mtok: 1, output_per_mtok: 2}",
+				"targets: [{provider: b, model: \"ok:held\"}]\n    price: {input_per_mtok: 5, output_per_mtok: 10}", 1)
+		},
+		trigger: bySignal,
+		after: func(t *testing.T, r *reloadRig) {
+			r.expect(t, req{model: "chat"}, 200, "b")
+			r.expect(t, req{model: "held", stream: true}, 200, "b")
+		},
+	}, {
+		name:    "fallback-added",
+		edit:    func(s string) string { return strings.Replace(s, `model: "status:503"}]`, `model: "status:503"}]`+"\n    fallbacks: [backup]", 1) },
+		trigger: byAdminAPI,
+		before:  func(t *testing.T, r *reloadRig) { r.expect(t, req{model: "down"}, 503, "") },
+		after:   func(t *testing.T, r *reloadRig) { r.expect(t, req{model: "down"}, 200, "b") },
+	}, {
+		name: "model-removed",
+		edit: func(s string) string {
+			return strings.Replace(s, "  extra:\n    targets: [{provider: a, model: \"ok:extra\"}]\n    price: {input_per_mtok: 1, output_per_mtok: 2}\n", "", 1)
+		},
+		trigger: byCall,
+		before:  func(t *testing.T, r *reloadRig) { r.expect(t, req{model: "extra"}, 200, "a") },
+		after: func(t *testing.T, r *reloadRig) {
+			if res := r.expect(t, req{model: "extra"}, 404, ""); res.code() != "model_not_found" {
+				t.Errorf("extra after removal: code %q, want model_not_found", res.code())
+			}
+		},
+	}, {
+		name: "price-changed",
+		edit: func(s string) string {
+			return strings.Replace(s, "ok:chat\"}]\n    price: {input_per_mtok: 1, output_per_mtok: 2}", "ok:chat\"}]\n    price: {input_per_mtok: 3, output_per_mtok: 4}", 1)
+		},
+		trigger: byCall,
+	}, {
+		name:    "team-allow-list-changed",
+		edit:    func(s string) string { return strings.Replace(s, "narrow: {models: [chat]}", "narrow: {models: [chat, backup]}", 1) },
+		trigger: bySignal,
+		before: func(t *testing.T, r *reloadRig) {
+			if res := r.expect(t, req{model: "backup", key: r.keys["narrow"]}, 403, ""); res.code() != "model_not_allowed" {
+				t.Errorf("backup for team narrow: code %q, want model_not_allowed", res.code())
+			}
+		},
+		after: func(t *testing.T, r *reloadRig) { r.expect(t, req{model: "backup", key: r.keys["narrow"]}, 200, "b") },
+	}}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before(t, r)
+		}
+		yaml = st.edit(yaml)
+		r.write(t, yaml)
+		begin := time.Now()
+		res := st.trigger(t, r)
+		windows[st.name] = [2]time.Time{begin, time.Now()}
+		if !res.OK {
+			t.Fatalf("step %s: reload failed: %v", st.name, res.Errors)
+		}
+		if st.after != nil {
+			st.after(t, r)
+		}
+	}
+
+	// The stream that was in flight during the first reload finished on
+	// provider a, completely.
+	h := <-held
+	if h.err != nil || h.status != 200 || h.header.Get("X-Airgw-Provider") != "a" || len(h.events) == 0 || h.events[len(h.events)-1] != "[DONE]" {
+		t.Errorf("held stream = %d provider %q err %v events %d, want a complete 200 stream from provider a", h.status, h.header.Get("X-Airgw-Provider"), h.err, len(h.events))
+	}
+
+	// An invalid config changes nothing, and says what is wrong and where.
+	good := yaml
+	bad := strings.Replace(yaml, "{provider: b, model: \"ok:chat\"}", "{provider: c, model: \"ok:chat\"}", 1)
+	bad = strings.Replace(bad, "shutdown_timeout: 5s", "shutdown_timeout: 5", 1)
+	r.write(t, bad)
+	res := byAdminAPI(t, r)
+	if res.OK || len(res.Errors) != 2 {
+		t.Fatalf("reload of an invalid config = ok %v errors %v, want 2 errors", res.OK, res.Errors)
+	}
+	for i, want := range []string{`reload.yaml:2:68: server.shutdown_timeout: expected a duration like 30s, got "5": a number needs a unit`, `reload.yaml:12:26: models.chat.targets[0].provider: unknown provider "c"`} {
+		if !strings.Contains(res.Errors[i], want) {
+			t.Errorf("reload error %d = %q, want it to contain %q", i, res.Errors[i], want)
+		}
+	}
+	r.expect(t, req{model: "chat"}, 200, "b")
+	if status, _ := r.readyzConfig(t); !strings.Contains(status, "reload.yaml:12:26 (models.chat.targets[0].provider)") {
+		t.Errorf("GET /readyz config = %q, want the failed reload's positions", status)
+	}
+	if snap := r.app.ConfigSnapshot(); snap.Reload.LastOK || len(snap.Reload.LastErrors) != 2 || snap.SHA256 != windowsHash(t, r) {
+		t.Errorf("config snapshot after a failed reload = %+v, want the errors and the previous hash", snap.Reload)
+	}
+
+	// A restart-only setting is reported with its line, never applied.
+	r.write(t, strings.Replace(good, `listen: "127.0.0.1:0"`, `listen: "127.0.0.1:1"`, 1))
+	res = byCall(t, r)
+	if !res.OK || len(res.RestartRequired) != 1 || res.RestartRequired[0].Path != "server.listen" || !strings.HasSuffix(res.RestartRequired[0].At, "reload.yaml:2:18") {
+		t.Errorf("reload changing server.listen = ok %v restart %+v, want server.listen at reload.yaml:2:18", res.OK, res.RestartRequired)
+	}
+	if got := r.app.Running().Server.Listen; got != "127.0.0.1:0" {
+		t.Errorf("running server.listen = %s, want the startup value 127.0.0.1:0", got)
+	}
+	if status, _ := r.readyzConfig(t); status != "" {
+		t.Errorf("GET /readyz config after a good reload = %q, want none", status)
+	}
+	r.expect(t, req{model: "chat"}, 200, "b")
+
+	load := stop()
+	recs := r.records()
+
+	// Every request of the load succeeded, went to the target and was
+	// charged the price in force when it started.
+	moved, repriced := windows["target-moved-to-another-provider"], windows["price-changed"]
+	var streams, plain int
+	for i := range load {
+		l := &load[i]
+		if why := l.failed(); why != "" {
+			t.Errorf("load request %s (stream %v) failed: %s", l.id(), l.stream, why)
+			continue
+		}
+		if l.stream {
+			streams++
+		} else {
+			plain++
+		}
+		prov := l.header.Get("X-Airgw-Provider")
+		switch {
+		case l.end.Before(moved[0]) && prov != "a", l.start.After(moved[1]) && prov != "b":
+			t.Errorf("load request %s (sent %v, done %v) served by %q across the target move at %v–%v", l.id(), l.start, l.end, prov, moved[0], moved[1])
+		}
+		rec, ok := recs[l.id()]
+		if !ok {
+			t.Errorf("load request %s has no audit record", l.id())
+			continue
+		}
+		oldCost, newCost := cost(rec.InputTokens, rec.OutputTokens, 1, 2), cost(rec.InputTokens, rec.OutputTokens, 3, 4)
+		switch {
+		case rec.InputTokens == 0 || rec.OutputTokens == 0 || rec.UsageEstimated:
+			t.Errorf("load request %s: usage %d/%d estimated %v, want the provider's", l.id(), rec.InputTokens, rec.OutputTokens, rec.UsageEstimated)
+		case l.end.Before(repriced[0]) && rec.CostNanoUSD != oldCost,
+			l.start.After(repriced[1]) && rec.CostNanoUSD != newCost,
+			rec.CostNanoUSD != oldCost && rec.CostNanoUSD != newCost:
+			t.Errorf("load request %s (sent %v, done %v): cost %d, want %d before the price change at %v–%v and %d after", l.id(), l.start, l.end, rec.CostNanoUSD, oldCost, repriced[0], repriced[1], newCost)
+		}
+	}
+	if streams < 10 || plain < 10 {
+		t.Errorf("load: %d streams and %d plain requests, want at least 10 of each", streams, plain)
+	}
+	t.Logf("load: %d streaming and %d non-streaming requests across %d reloads, all successful", streams, plain, len(steps)+2)
+
+	// The held stream was charged at the price of its start.
+	if rec := recs[h.id()]; rec.CostNanoUSD != cost(rec.InputTokens, rec.OutputTokens, 1, 2) || rec.OutputTokens == 0 {
+		t.Errorf("held stream cost %d for %d/%d tokens, want %d at the old price", rec.CostNanoUSD, rec.InputTokens, rec.OutputTokens, cost(rec.InputTokens, rec.OutputTokens, 1, 2))
+	}
+
+	// One audit record per reload that changed something, naming its
+	// trigger and the hashes; none for the refused one.
+	var reloads []audit.Record
+	for _, rec := range recs {
+		if rec.Kind == audit.KindReload {
+			reloads = append(reloads, rec)
+		}
+	}
+	if len(reloads) != len(steps)+1 {
+		t.Errorf("reload audit records = %d, want %d (one per successful reload)", len(reloads), len(steps)+1)
+	}
+	actors := map[string]int{}
+	for _, rec := range reloads {
+		c := rec.Change
+		if c == nil || c.Action != "config.reload" || c.Target != "config" || !strings.Contains(string(c.Before), `"sha256"`) || !strings.Contains(string(c.After), `"applied"`) {
+			t.Errorf("reload record %s change = %+v", rec.RequestID, c)
+			continue
+		}
+		actors[c.Actor]++
+	}
+	if actors[reload.TriggerSignal] != 2 || actors["admin:admin-key:ops"] != 1 || actors["test"] != 3 {
+		t.Errorf("reload record actors = %v, want 2 signal:SIGHUP, 1 admin:admin-key:ops, 3 test", actors)
+	}
+}
+
+// windowsHash is the hash of the config in force.
+func windowsHash(t *testing.T, r *reloadRig) string {
+	t.Helper()
+	return r.app.Running().Hash()
+}
+
+// readyzConfig returns the config detail of GET /readyz and its status.
+func (r *reloadRig) readyzConfig(t *testing.T) (detail, status string) {
+	t.Helper()
+	resp, err := r.http.Get(strings.TrimSuffix(r.base, "/v1") + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	var rep struct {
+		Status string `json:"status"`
+		Config string `json:"config"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /readyz = %d, want 200: a failed reload leaves the gateway serving", resp.StatusCode)
+	}
+	return rep.Config, rep.Status
+}
