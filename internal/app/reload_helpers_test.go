@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ type reloadRig struct {
 	path string
 	hup  chan os.Signal
 	repl *strings.Replacer
+	logs *syncBuffer // the gateway's log, at debug level
 }
 
 // startReloadRig starts airgw with yaml, in which @A@ and @B@ stand for the
@@ -36,14 +38,14 @@ func startReloadRig(t *testing.T, yaml string, watch bool) *reloadRig {
 	t.Helper()
 	a, b := faulttest.NewServer(t), faulttest.NewServer(t)
 	dir := t.TempDir()
-	r := &reloadRig{a: a, b: b, path: filepath.Join(dir, "reload.yaml"), hup: make(chan os.Signal, 1),
+	r := &reloadRig{a: a, b: b, path: filepath.Join(dir, "reload.yaml"), hup: make(chan os.Signal, 1), logs: &syncBuffer{},
 		repl: strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@A@", a.URL(), "@B@", b.URL(), "@KEY@", faulttest.Key)}
 	r.write(t, yaml)
 	cfg, err := config.Load(r.path)
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
-	ap, err := Open(context.Background(), cfg, nil)
+	ap, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -466,3 +466,59 @@ models:`, 1))
 		t.Error("latency of a/ok:chat, unchanged, was forgotten")
 	}
 }
+
+// TestReloadNeverShowsSecrets rotates an inline provider key and a key in
+// an environment variable, and breaks the config, then looks for the
+// secret values everywhere a reload reports: the log, the admin API's
+// answers, /readyz and the audit trail (RELIABILITY.md T32).
+func TestReloadNeverShowsSecrets(t *testing.T) {
+	t.Setenv("AIRGW_RELOAD_CANARY", "sk-canary-env-0123456789")
+	withKeys := func(inline string) string {
+		return strings.Replace(reloadSmall, "models:\n", "  c: {type: openai, base_url: \"@B@\", api_key: \""+inline+"\", allow_private_network: true, headers: {X-Env: \"${AIRGW_RELOAD_CANARY}\"}}\nmodels:\n", 1)
+	}
+	r := startReloadRig(t, withKeys("sk-canary-inline-0000000001"), false)
+	var shown []string
+	reloadAndShow := func() reload.Result {
+		rec := httptest.NewRecorder()
+		r.app.ReloadHandler(nil)(rec, httptest.NewRequest(http.MethodPost, "/admin/v1/reload", nil))
+		shown = append(shown, rec.Body.String())
+		rec = httptest.NewRecorder()
+		r.app.ConfigHandler()(rec, httptest.NewRequest(http.MethodGet, "/admin/v1/config", nil))
+		shown = append(shown, rec.Body.String())
+		detail, _ := r.readyzConfig(t)
+		shown = append(shown, detail)
+		var res reload.Result
+		_ = json.Unmarshal([]byte(shown[len(shown)-3]), &res)
+		return res
+	}
+
+	r.write(t, withKeys("sk-canary-inline-0000000002"))
+	t.Setenv("AIRGW_RELOAD_CANARY", "sk-canary-env-9876543210")
+	res := reloadAndShow()
+	notes := 0
+	for _, c := range res.Applied {
+		if c.Note != "" {
+			notes++
+		}
+	}
+	if !res.OK || notes != 2 {
+		t.Errorf("reload rotating two secrets = ok %v applied %v, want 2 changes noting a changed value", res.OK, res.Applied)
+	}
+	r.write(t, withKeys("sk-canary-inline-0000000003")+"nonsense: 1\n")
+	if res := reloadAndShow(); res.OK {
+		t.Errorf("reload of a broken config succeeded")
+	}
+	recs := r.records()
+	for _, rec := range recs {
+		data, _ := json.Marshal(rec)
+		shown = append(shown, string(data))
+	}
+	shown = append(shown, r.logs.String())
+	for _, s := range shown {
+		for _, secret := range []string{"sk-canary-inline-0000000001", "sk-canary-inline-0000000002", "sk-canary-inline-0000000003", "sk-canary-env-0123456789", "sk-canary-env-9876543210"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("a reload showed the secret %s:\n%s", secret, s)
+			}
+		}
+	}
+}

@@ -134,8 +134,8 @@ func TestTracker(t *testing.T) {
 		"config: open airgw.yaml: permission denied",
 	}})
 	st := tr.Snapshot()
-	if st.LastOK || st.Failures != 1 || st.Reloads != 1 || st.SHA256 != "aaaa" {
-		t.Errorf("after a failure: %+v, want not ok, 1 failure, hash kept", st)
+	if st.LastOK || st.Failures != 1 || st.Reloads != 1 || st.SHA256 != "aaaa" || !st.LastSuccess.Equal(t0) {
+		t.Errorf("after a failure: %+v, want not ok, 1 failure, hash and last success (the startup load) kept", st)
 	}
 	want := "the config reload at 2026-01-02T03:05:05Z failed; still serving sha256 aaaa; problems at airgw.yaml:12:7 (models.gpt-4o.targets[0].provider), (see the log); the messages are in the log and in GET /admin/v1/config"
 	if got := st.Degraded(); got != want {

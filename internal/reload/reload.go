@@ -96,7 +96,9 @@ type Status struct {
 	SHA256   string    `json:"sha256"`
 	LoadedAt time.Time `json:"loaded_at"`
 	// LastAttempt is when the last reload started (zero before the
-	// first); LastSuccess when the last successful one did.
+	// first); LastSuccess when the last successful load started: the
+	// startup load counts, as Prometheus counts it for its
+	// config_last_reload_success_timestamp_seconds.
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// LastOK is false when the last reload failed: the gateway serves the
@@ -124,7 +126,7 @@ type Tracker struct {
 // NewTracker returns a tracker for a gateway that started with the config
 // whose file hash is sha256, at the time at.
 func NewTracker(sha256 string, at time.Time) *Tracker {
-	return &Tracker{st: Status{SHA256: sha256, LoadedAt: at, LastOK: true}}
+	return &Tracker{st: Status{SHA256: sha256, LoadedAt: at, LastSuccess: at, LastOK: true}}
 }
 
 // Record notes the outcome of a reload.
