@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -232,9 +233,13 @@ func (a *App) Running() *config.Config {
 // in force, secrets redacted, with its hash and the reload status.
 func (a *App) ConfigSnapshot() reload.Snapshot {
 	st := a.ReloadStatus()
+	path := a.reloadOpts.Path
+	if abs, err := filepath.Abs(path); path != "" && err == nil {
+		path = abs
+	}
 	return reload.Snapshot{
 		SHA256:   st.SHA256,
-		Path:     a.reloadOpts.Path,
+		Path:     path,
 		LoadedAt: st.LoadedAt,
 		Config:   a.Running().Effective(),
 		Reload:   st,
@@ -243,7 +248,7 @@ func (a *App) ConfigSnapshot() reload.Snapshot {
 
 // ReloadHandler is POST /admin/v1/reload for the admin API, which must
 // allow it to the admin role only; actor names the caller for the audit
-// record (nil: "admin:api").
+// record, such as "admin-key:<name>" (nil: reload.TriggerAdmin).
 func (a *App) ReloadHandler(actor func(*http.Request) string) http.HandlerFunc {
 	return reload.Handler(a, actor)
 }

@@ -294,8 +294,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		actors[c.Actor]++
 	}
-	if actors[reload.TriggerSignal] != 2 || actors["admin:admin-key:ops"] != 1 || actors["test"] != 3 {
-		t.Errorf("reload record actors = %v, want 2 signal:SIGHUP, 1 admin:admin-key:ops, 3 test", actors)
+	if actors[reload.TriggerSignal] != 2 || actors["admin-key:ops"] != 1 || actors["test"] != 3 {
+		t.Errorf("reload record actors = %v, want 2 signal:SIGHUP, 1 admin-key:ops, 3 test", actors)
 	}
 }
 

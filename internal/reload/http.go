@@ -32,14 +32,14 @@ type Snapshot struct {
 	Reload Status `json:"reload"`
 }
 
-// Handler is POST /admin/v1/reload. It reloads with the trigger
-// "admin:" + actor(r) (actor nil, or returning "", means "admin:api") and
-// answers the Result as JSON: 200 when the new config is in force (or was
+// Handler is POST /admin/v1/reload. It reloads with actor(r) as the
+// trigger, the audit record's actor, such as "admin-key:<name>" (actor
+// nil, or returning "", means TriggerAdmin), and answers the Result as JSON: 200 when the new config is in force (or was
 // identical), 422 when it was refused and the running config is unchanged.
 // The caller must have checked that the request comes from the admin role.
 func Handler(rl Reloader, actor func(*http.Request) string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		who := "api"
+		who := TriggerAdmin
 		if actor != nil {
 			if a := actor(r); a != "" {
 				who = a
@@ -47,7 +47,7 @@ func Handler(rl Reloader, actor func(*http.Request) string) http.HandlerFunc {
 		}
 		// The reload must finish even if the caller hangs up: a half-seen
 		// outcome is worse than one the caller did not wait for.
-		res, err := rl.Reload(context.WithoutCancel(r.Context()), TriggerAdmin+":"+who)
+		res, err := rl.Reload(context.WithoutCancel(r.Context()), who)
 		status := http.StatusOK
 		if err != nil || !res.OK {
 			status = http.StatusUnprocessableEntity

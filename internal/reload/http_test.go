@@ -38,9 +38,9 @@ func TestHandler(t *testing.T) {
 		wantStatus  int
 		wantTrigger string
 	}{
-		{"applied", Result{OK: true, Changed: true, HashBefore: "a", HashAfter: "b"}, nil, nil, 200, "admin:api"},
-		{"unchanged", Result{OK: true}, nil, func(*http.Request) string { return "admin-key:ops" }, 200, "admin:admin-key:ops"},
-		{"refused", Result{Errors: []string{"airgw.yaml:3:5: models.x.targets: expected a list, got a string"}}, errors.New("invalid"), nil, 422, "admin:api"},
+		{"applied", Result{OK: true, Changed: true, HashBefore: "a", HashAfter: "b"}, nil, nil, 200, "admin-api"},
+		{"unchanged", Result{OK: true}, nil, func(*http.Request) string { return "admin-key:ops" }, 200, "admin-key:ops"},
+		{"refused", Result{Errors: []string{"airgw.yaml:3:5: models.x.targets: expected a list, got a string"}}, errors.New("invalid"), nil, 422, "admin-api"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,12 +22,12 @@ import (
 )
 
 // Triggers name what started a reload, in Result.Trigger and as the actor
-// of its audit record. An admin API call is "admin:" followed by who made
-// it (see Handler).
+// of its audit record. An admin API call is named by the caller (see
+// Handler), such as "admin-key:<name>", or TriggerAdmin.
 const (
 	TriggerSignal = "signal:SIGHUP"
 	TriggerFile   = "file-watch"
-	TriggerAdmin  = "admin"
+	TriggerAdmin  = "admin-api"
 )
 
 // Reloader reloads the configuration: it loads and validates the file with
@@ -41,7 +41,7 @@ type Reloader interface {
 // Result is the outcome of one reload.
 type Result struct {
 	// Trigger is what started the reload (TriggerSignal, TriggerFile,
-	// "admin:<who>").
+	// the admin API's caller).
 	Trigger string `json:"trigger"`
 	// At is when the reload started; Millis how long it took.
 	At     time.Time `json:"at"`
