@@ -239,6 +239,20 @@ func (s *Set) Configure(st Settings) {
 	s.s.Store(&st)
 }
 
+// Retain forgets the breakers of every target for which keep returns
+// false, so that a reload drops targets that are gone (or whose provider
+// changed) and /readyz stops reporting them. A request still in flight on
+// the old runtime that records an outcome for a forgotten target starts it
+// again, closed.
+func (s *Set) Retain(keep func(target string) bool) {
+	s.m.Range(func(k, _ any) bool {
+		if !keep(k.(string)) {
+			s.m.Delete(k)
+		}
+		return true
+	})
+}
+
 // States returns every target's state, sorted by target.
 func (s *Set) States() []TargetState {
 	var out []TargetState

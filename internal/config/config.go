@@ -54,6 +54,7 @@ type Config struct {
 
 	hash      string
 	positions map[string]Pos
+	secrets   map[string]secretSource // by concrete path, for Effective and Diff
 }
 
 // Hash returns the hex SHA-256 of the raw file bytes the Config was parsed

@@ -45,22 +45,34 @@ func (b Backoff) Wait(n int, retryAfter time.Duration) time.Duration {
 // Budget caps concurrent retries at Ratio of the requests in flight, but
 // always allows at least Min. The zero value allows nothing; use NewBudget.
 type Budget struct {
-	ratio    float64
-	min      int64
+	limits   atomic.Pointer[budgetLimits]
 	active   atomic.Int64
 	retrying atomic.Int64
 	denied   atomic.Int64
 }
 
+type budgetLimits struct {
+	ratio float64
+	min   int64
+}
+
 // NewBudget returns a budget; ratio ≤ 0 means 0.2, min ≤ 0 means 3.
 func NewBudget(ratio float64, min int) *Budget {
+	b := &Budget{}
+	b.SetLimits(ratio, min)
+	return b
+}
+
+// SetLimits changes the ratio and the minimum, as NewBudget takes them,
+// keeping the requests and retries in flight (a config reload).
+func (b *Budget) SetLimits(ratio float64, min int) {
 	if ratio <= 0 {
 		ratio = 0.2
 	}
 	if min <= 0 {
 		min = 3
 	}
-	return &Budget{ratio: ratio, min: int64(min)}
+	b.limits.Store(&budgetLimits{ratio: ratio, min: int64(min)})
 }
 
 // Begin counts a request in flight; call the returned func when it ends.
@@ -85,7 +97,14 @@ func (b *Budget) Acquire() (release func(), ok bool) {
 	}
 }
 
-func (b *Budget) limit() int64 { return max(b.min, int64(b.ratio*float64(b.active.Load()))) }
+// limit is how many retries may be in flight now; 0 for the zero Budget.
+func (b *Budget) limit() int64 {
+	l := b.limits.Load()
+	if l == nil {
+		return 0
+	}
+	return max(l.min, int64(l.ratio*float64(b.active.Load())))
+}
 
 // BudgetStatus is a point-in-time view of a retry budget, for the metrics
 // endpoint and the admin API.

@@ -92,3 +92,30 @@ func TestBudgetSnapshot(t *testing.T) {
 		t.Errorf("Snapshot() when idle = %+v, want %+v", got, want)
 	}
 }
+
+func TestBudgetSetLimits(t *testing.T) {
+	b := NewBudget(0.1, 1)
+	for range 10 {
+		b.Begin()
+	}
+	if _, ok := b.Acquire(); !ok {
+		t.Fatal("Acquire with 10 active and min 1 = false, want true")
+	}
+	if _, ok := b.Acquire(); ok {
+		t.Fatal("second Acquire with 10 active at 10% = true, want false")
+	}
+	b.SetLimits(0.5, 1) // a reload: the retry in flight still counts
+	var n int
+	for {
+		if _, ok := b.Acquire(); !ok {
+			break
+		}
+		n++
+	}
+	if n != 4 { // 50% of 10 = 5, one already in flight
+		t.Errorf("retries admitted after SetLimits(0.5) = %d, want 4", n)
+	}
+	if _, ok := (&Budget{}).Acquire(); ok {
+		t.Error("the zero Budget admitted a retry, want none")
+	}
+}

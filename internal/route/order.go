@@ -162,6 +162,21 @@ func (l *Latency) load(ts []*Target, f func(i int, d time.Duration, ok bool)) {
 	}
 }
 
+// Retain forgets the latency of every target for which keep returns false
+// (a reload dropping targets that are gone or whose provider changed).
+func (l *Latency) Retain(keep func(target string) bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range l.m {
+		if !keep(name) {
+			delete(l.m, name)
+		}
+	}
+}
+
 // Get returns target's average latency, if it was measured.
 func (l *Latency) Get(target string) (time.Duration, bool) {
 	if l == nil {
