@@ -19,6 +19,27 @@ import (
 	"github.com/airgw/airgw/internal/audit"
 )
 
+// stopReading starts a stream of alias, reads its first event and then
+// reads nothing more, holding the connection open until the test ends or
+// cancel is called. It returns the request id.
+func stopReading(t *testing.T, r *rig, alias string) (id string, cancel context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/chat/completions",
+		strings.NewReader(`{"model":"`+alias+`","stream":true,"messages":[{"role":"user","content":"everything at once"}]}`))
+	hr.Header.Set("Authorization", "Bearer "+r.keys["app"])
+	resp, err := r.http.Do(hr)
+	if err != nil {
+		t.Fatalf("POST %s: %v", alias, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatalf("reading the first event: %v", err)
+	}
+	return resp.Header.Get("X-Request-Id"), cancel
+}
+
 // TestResilienceSlowReader: a client that stops reading a stream makes
 // airgw stop reading the provider (TCP back-pressure end to end) instead of
 // buffering the rest of the answer; when the client goes away the upstream
@@ -29,22 +50,9 @@ func TestResilienceSlowReader(t *testing.T) {
 models:
   flood: {targets: [{provider: fault, model: "flood:60000"}], @P@}
 `)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/chat/completions",
-		strings.NewReader(`{"model":"flood","stream":true,"messages":[{"role":"user","content":"everything at once"}]}`))
-	hr.Header.Set("Authorization", "Bearer "+r.keys["app"])
-	resp, err := r.http.Do(hr)
-	if err != nil {
-		t.Fatalf("POST flood: %v", err)
-	}
-	defer resp.Body.Close()
-	id := resp.Header.Get("X-Request-Id")
-	// Read one event, then stop reading. The upstream keeps writing until
-	// every buffer between it and this client is full, then blocks.
-	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
-		t.Fatalf("reading the first event: %v", err)
-	}
+	id, cancel := stopReading(t, r, "flood")
+	// The upstream keeps writing until every buffer between it and the
+	// client is full, then blocks.
 	plateau, stable := int64(-1), 0
 	for deadline := time.Now().Add(20 * time.Second); stable < 10 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -70,6 +78,33 @@ models:
 	}
 	t.Logf("FIGURE slow-reader: a client that stopped reading a %d MiB stream held the upstream at %.1f MiB sent (kernel socket buffers), %.1f%% of the stream",
 		total>>20, float64(plateau)/(1<<20), 100*float64(plateau)/float64(total))
+}
+
+// TestResilienceStuckReaderReleased: a client that stops reading and never
+// goes away cannot hold its request past the request's timeout: the write
+// blocked on it fails a second later, the upstream request is cancelled
+// and the record is written.
+func TestResilienceStuckReaderReleased(t *testing.T) {
+	r := startRig(t, `routing: {retries: 0, timeout: 60s}
+models:
+  stuck: {timeout: 500ms, targets: [{provider: fault, model: "flood:60000"}], @P@}
+`)
+	start := time.Now()
+	id, _ := stopReading(t, r, "stuck") // held open until the test ends
+	rec, ok := r.waitRecord(id, 10*time.Second)
+	if !ok {
+		t.Fatalf("no record within 10s for a request with a 500ms timeout whose client stopped reading")
+	}
+	// Either the write blocked on the client failed (client_cancelled), or
+	// airgw was reading the provider when the deadline passed and its
+	// error event went out within the grace (provider_timeout).
+	if rec.ErrorClass != "client_cancelled" && rec.ErrorClass != "provider_timeout" || rec.CostNanoUSD == 0 {
+		t.Errorf("record = %d %s cost %d, want client_cancelled or provider_timeout with the delivered tokens billed", rec.Status, rec.ErrorClass, rec.CostNanoUSD)
+	}
+	if took := rec.End.Sub(start); took > 3*time.Second {
+		t.Errorf("record written %v after the start, want within the 500ms timeout + 1s grace + 1.5s", took)
+	}
+	t.Logf("FIGURE stuck-reader: a client that stopped reading and kept its connection open was released and recorded %v after the start of a request with a 500ms timeout (1s write grace)", rec.End.Sub(start).Round(10*time.Millisecond))
 }
 
 // TestResilienceT22AnthropicCut: an Anthropic client whose stream (served

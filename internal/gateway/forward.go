@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -27,6 +28,9 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		deadline = time.Now().Add(total)
 		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimeout)
 		defer cancel()
+	}
+	if !deadline.IsZero() {
+		s.writeBound = g.boundWritesAfter(ctx, s)
 	}
 	idem := s.IdempotencyKey != ""
 	// The plan starts with the route's own targets; its fallbacks' are
@@ -109,6 +113,57 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		return g.allOpen(s)
 	}
 	return g.exhausted(s, last)
+}
+
+// writeDeadliner is the optional capability of an Output whose writes can
+// be bounded in time (the dialects' writers, through
+// http.ResponseController).
+type writeDeadliner interface {
+	SetWriteDeadline(t time.Time) error
+}
+
+// writeGrace is how long a write in progress when the request's deadline
+// passes may still take: a client that reads completes it in microseconds;
+// one that stopped reading fails it, which releases the request.
+const writeGrace = time.Second
+
+// boundWritesAfter makes sure that a client that stopped reading cannot
+// hold a request past its deadline: once ctx's deadline passes, writes to
+// the client (the rest of a stream, or the error answer) fail after
+// writeGrace instead of blocking until the client goes away (the server
+// has no write timeout, so that streams may last). The returned func, run
+// once the answer is complete (Serve, after finish), removes the bound so
+// that the next request on the connection is written normally.
+func (g *Gateway) boundWritesAfter(ctx context.Context, s *state) (done func()) {
+	wd, ok := s.Out.(writeDeadliner)
+	if !ok {
+		return nil
+	}
+	var mu sync.Mutex
+	ended, set := false, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended && context.Cause(ctx) == errTimeout {
+			set = wd.SetWriteDeadline(time.Now().Add(writeGrace)) == nil
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		ended = true
+		if set {
+			_ = wd.SetWriteDeadline(time.Time{})
+		}
+	}
+}
+
+// endWriteBound removes the bound set by boundWritesAfter, if any.
+func (s *state) endWriteBound() {
+	if s.writeBound != nil {
+		s.writeBound()
+	}
 }
 
 // plan lists the targets to try: the route's in strategy order, then each

@@ -309,3 +309,41 @@ func TestRetryable(t *testing.T) {
 }
 
 var _ llm.Provider = (*script)(nil)
+
+// TestBreakerIgnoresClientFaults: a client that goes away and a request the
+// provider refuses as the client's fault do not count against the target;
+// the provider's own failures do.
+func TestBreakerIgnoresClientFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		answer   func(context.Context) (*llm.Reply, error)
+		cancel   bool // the client leaves during the attempt
+		wantOpen bool
+	}{
+		{"client_cancel", block(nil), true, false},
+		{"context_length", fail(llm.CodeContextLengthExceeded, 400, 0), false, false},
+		{"content_filtered", fail(llm.CodeContentFiltered, 400, 0), false, false},
+		{"upstream_invalid", fail(llm.CodeUpstreamInvalidRequest, 400, 0), false, false},
+		{"unavailable", fail(llm.CodeProviderUnavailable, 503, 0), false, true},
+		{"rate_limited", fail(llm.CodeProviderRateLimited, 429, 0), false, true},
+		{"auth", fail(llm.CodeProviderAuthFailed, 401, 0), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				set := breaker.NewSet(breaker.Settings{ConsecutiveFailures: 1, Cooldown: time.Minute}, nil)
+				up := &script{answers: []func(context.Context) (*llm.Reply, error){tt.answer}}
+				l := newLoop(t, Runtime{Timeout: time.Minute}, Options{Breakers: set}, route.Target{Provider: "up", Model: "a", Client: up})
+				ctx, cancel := context.WithCancel(context.Background())
+				if tt.cancel {
+					go func() { synctest.Wait(); cancel() }()
+				}
+				l.do(ctx, "")
+				cancel()
+				if got := set.Get("up/a").State() == breaker.Open; got != tt.wantOpen {
+					t.Errorf("breaker open after one %s = %v, want %v", tt.name, got, tt.wantOpen)
+				}
+			})
+		})
+	}
+}
