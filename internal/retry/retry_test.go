@@ -68,6 +68,31 @@ func TestBudget(t *testing.T) {
 	}
 }
 
+func TestBudgetSnapshot(t *testing.T) {
+	b := NewBudget(0.2, 3)
+	var ends []func()
+	for range 20 {
+		ends = append(ends, b.Begin())
+	}
+	var held []func()
+	for range 5 { // limit 4 at 20 requests: the fifth is denied
+		if r, ok := b.Acquire(); ok {
+			held = append(held, r)
+		}
+	}
+	want := BudgetStatus{Requests: 20, Retries: 4, Limit: 4, Denied: 1}
+	if got := b.Snapshot(); got != want {
+		t.Errorf("Snapshot() = %+v, want %+v", got, want)
+	}
+	for _, f := range append(held, ends...) {
+		f()
+	}
+	want = BudgetStatus{Limit: 3, Denied: 1}
+	if got := b.Snapshot(); got != want {
+		t.Errorf("Snapshot() when idle = %+v, want %+v", got, want)
+	}
+}
+
 func TestBudgetSetLimits(t *testing.T) {
 	b := NewBudget(0.1, 1)
 	for range 10 {
@@ -92,30 +117,5 @@ func TestBudgetSetLimits(t *testing.T) {
 	}
 	if _, ok := (&Budget{}).Acquire(); ok {
 		t.Error("the zero Budget admitted a retry, want none")
-	}
-}
-
-func TestBudgetSnapshot(t *testing.T) {
-	b := NewBudget(0.2, 3)
-	var ends []func()
-	for range 20 {
-		ends = append(ends, b.Begin())
-	}
-	var held []func()
-	for range 5 { // limit 4 at 20 requests: the fifth is denied
-		if r, ok := b.Acquire(); ok {
-			held = append(held, r)
-		}
-	}
-	want := BudgetStatus{Requests: 20, Retries: 4, Limit: 4, Denied: 1}
-	if got := b.Snapshot(); got != want {
-		t.Errorf("Snapshot() = %+v, want %+v", got, want)
-	}
-	for _, f := range append(held, ends...) {
-		f()
-	}
-	want = BudgetStatus{Limit: 3, Denied: 1}
-	if got := b.Snapshot(); got != want {
-		t.Errorf("Snapshot() when idle = %+v, want %+v", got, want)
 	}
 }

@@ -146,21 +146,6 @@ func (l *Latency) Observe(target string, d time.Duration) {
 	l.m[target] = d
 }
 
-// Retain forgets the latency of every target for which keep returns false
-// (a reload dropping targets that are gone or whose provider changed).
-func (l *Latency) Retain(keep func(target string) bool) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for name := range l.m {
-		if !keep(name) {
-			delete(l.m, name)
-		}
-	}
-}
-
 // load calls f with each target's average latency, under one lock.
 func (l *Latency) load(ts []*Target, f func(i int, d time.Duration, ok bool)) {
 	if l == nil {
@@ -174,6 +159,21 @@ func (l *Latency) load(ts []*Target, f func(i int, d time.Duration, ok bool)) {
 	for i, t := range ts {
 		d, ok := l.m[t.Key()]
 		f(i, d, ok)
+	}
+}
+
+// Retain forgets the latency of every target for which keep returns false
+// (a reload dropping targets that are gone or whose provider changed).
+func (l *Latency) Retain(keep func(target string) bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range l.m {
+		if !keep(name) {
+			delete(l.m, name)
+		}
 	}
 }
 
