@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -348,14 +350,19 @@ teams:
 
 // TestReloadFileRename: replacing the config file by a rename, as editors
 // and ConfigMap updates do, triggers exactly one reload; so does a broken
-// file, which changes nothing.
+// file, which changes nothing; so does a new value in a file: secret.
 func TestReloadFileRename(t *testing.T) {
-	r := startReloadRig(t, reloadSmall, true)
+	keyFile := filepath.Join(t.TempDir(), "c.key")
+	if err := os.WriteFile(keyFile, []byte("sk-canary-file-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withC := strings.Replace(reloadSmall, "models:\n", "  c: {type: openai, base_url: \"@B@\", api_key: \"file:"+filepath.ToSlash(keyFile)+"\", allow_private_network: true}\nmodels:\n", 1)
+	r := startReloadRig(t, withC, true)
 	time.Sleep(100 * time.Millisecond) // ten polls of the unchanged file
 	if n := r.app.ReloadStatus().Reloads; n != 0 {
 		t.Fatalf("reloads before any change = %d, want 0", n)
 	}
-	moved := strings.Replace(reloadSmall, "{provider: a,", "{provider: b,", 1)
+	moved := strings.Replace(withC, "{provider: a,", "{provider: b,", 1)
 	r.write(t, moved)
 	r.waitReloads(t, 1)
 	time.Sleep(300 * time.Millisecond) // thirty more polls
@@ -369,10 +376,30 @@ func TestReloadFileRename(t *testing.T) {
 	r.waitReloads(t, 2)
 	time.Sleep(300 * time.Millisecond)
 	st = r.app.ReloadStatus()
-	if st.Reloads != 2 || st.LastOK || len(st.LastErrors) != 1 || !strings.Contains(st.LastErrors[0], `reload.yaml:17:1: nonsense: unknown field "nonsense"`) {
-		t.Errorf("after a broken file: reloads %d ok %v errors %v, want 1 more, failed, naming reload.yaml:17:1", st.Reloads, st.LastOK, st.LastErrors)
+	if st.Reloads != 2 || st.LastOK || len(st.LastErrors) != 1 || !strings.Contains(st.LastErrors[0], `reload.yaml:18:1: nonsense: unknown field "nonsense"`) {
+		t.Errorf("after a broken file: reloads %d ok %v errors %v, want 1 more, failed, naming reload.yaml:18:1", st.Reloads, st.LastOK, st.LastErrors)
 	}
 	r.expect(t, req{model: "chat"}, 200, "b")
+
+	// A rotated credential in a file: secret is a change like any other.
+	r.write(t, moved)
+	r.waitReloads(t, 3)
+	if err := os.WriteFile(keyFile+".tmp", []byte("sk-canary-file-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keyFile+".tmp", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	r.waitReloads(t, 4)
+	time.Sleep(300 * time.Millisecond)
+	st = r.app.ReloadStatus()
+	want := `providers.c.api_key: \"[redacted: file:` + filepath.ToSlash(keyFile) + `]\" → \"[redacted: file:` + filepath.ToSlash(keyFile) + `]\" (the value changed; it is not shown)`
+	if st.Reloads != 4 || !st.LastOK || !strings.Contains(r.logs.String(), want) {
+		t.Errorf("after rotating the key file: reloads %d ok %v, want 4, ok, and a log line with %s", st.Reloads, st.LastOK, want)
+	}
+	if strings.Contains(r.logs.String(), "sk-canary-file") {
+		t.Error("the log shows the key file's content")
+	}
 }
 
 // TestReloadRace reloads every few milliseconds, alternating two configs
