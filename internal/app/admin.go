@@ -105,6 +105,14 @@ func (a *App) startAdmin(ctx context.Context, cfg *config.Config, svc *admin.Ser
 		usage = u
 	}
 	(&admin.API{Svc: svc, Usage: usage, Records: a.db, Logger: a.Log}).Mount(api)
+	// The reload routes (package reload), for the admin role only.
+	adminOnly := []admin.Role{admin.RoleAdmin}
+	api.Handle("POST", "/admin/v1/reload", adminOnly, admin.Doc{Summary: "Reload the config file now; 422 when it is refused (the running config stays)."},
+		func(w http.ResponseWriter, r *http.Request, p *admin.Principal) {
+			a.ReloadHandler(func(*http.Request) string { return p.Actor() })(w, r)
+		})
+	api.Handle("GET", "/admin/v1/config", adminOnly, admin.Doc{Summary: "The effective config in force (secrets redacted) and the last reload's status."},
+		func(w http.ResponseWriter, r *http.Request, _ *admin.Principal) { a.ConfigHandler()(w, r) })
 	ln, err := net.Listen("tcp", cfg.Server.AdminListen)
 	if err != nil && open {
 		a.Log.Warn("demo: admin API not started", "admin_listen", cfg.Server.AdminListen, "err", err)

@@ -74,6 +74,13 @@ teams:
 	if got := h.Get("X-Ratelimit-Remaining-Requests"); got != "96" {
 		t.Errorf("remaining requests after 4 in the family = %q, want 96 (the rotated key shares the old one's counters)", got)
 	}
+	// The reload routes are mounted, for the admin role.
+	if st, cfg := adm("GET", "/admin/v1/config", ""); st != 200 || cfg["sha256"] == nil {
+		t.Errorf("GET /admin/v1/config = %d %v, want the effective config", st, cfg)
+	}
+	if st, res := adm("POST", "/admin/v1/reload", ""); st != 200 && st != 422 {
+		t.Errorf("POST /admin/v1/reload = %d %v, want a reload result", st, res)
+	}
 	recs := g.records()
 	var actions []string
 	for _, r := range recs {
