@@ -54,12 +54,18 @@ models:
 // the keys given.
 func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway, map[string]string) {
 	t.Helper()
+	return startGovIn(t, t.TempDir(), rest, ks...)
+}
+
+// startGovIn is startGov with the data directory dir, so that a test can
+// start a second gateway on the first one's database.
+func startGovIn(t *testing.T, dir, rest string, ks ...keys.CreateOptions) (*govGateway, map[string]string) {
+	t.Helper()
 	// The client's own transport: connections it dialled but never used
 	// would hold the server's shutdown for 5 s (net/http treats a new
 	// connection as busy that long), so stop closes them first.
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	g := &govGateway{t: t, oa: openaitest.NewServer(t), an: anthropictest.NewServer(t), http: &http.Client{Transport: tr}}
-	dir := t.TempDir()
 	prelude := govPrelude
 	if strings.Contains(rest, "\nadmin:") { // the admin API on its own port too
 		prelude = strings.Replace(prelude, `listen: "127.0.0.1:0"`, `listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0"`, 1)
