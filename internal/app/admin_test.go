@@ -74,6 +74,9 @@ teams:
 	if got := h.Get("X-Ratelimit-Remaining-Requests"); got != "96" {
 		t.Errorf("remaining requests after 4 in the family = %q, want 96 (the rotated key shares the old one's counters)", got)
 	}
+	if snap := g.app.BudgetSnapshot(); len(snap) < 2 {
+		t.Errorf("BudgetSnapshot = %+v, want the team's and the key's budgets", snap)
+	}
 	// The reload routes are mounted, for the admin role.
 	if st, cfg := adm("GET", "/admin/v1/config", ""); st != 200 || cfg["sha256"] == nil {
 		t.Errorf("GET /admin/v1/config = %d %v, want the effective config", st, cfg)

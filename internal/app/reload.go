@@ -68,7 +68,7 @@ type running struct {
 	tracker  *reload.Tracker
 	// spend holds the budgets' spend, which a reload keeps; it learns the
 	// new config's budgets for its snapshot.
-	spend interface{ Define([]budget.Budget) }
+	spend *budget.Tracker
 }
 
 // errNotServing is returned by Reload before Serve started or after it ended.
