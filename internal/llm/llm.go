@@ -11,7 +11,9 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Dialect names a client-facing API.
@@ -169,6 +171,31 @@ type Request struct {
 	// rewritten (model, stream options), so that fields airgw does not
 	// model pass through untouched. Nil when the request was built in code.
 	Native *Native
+	// NativeOnly, when set, returns the names, in the client's words
+	// ("presence_penalty"), of what Native.Body asks for that the fields
+	// above do not carry. A provider that forwards Native.Body serves it;
+	// one that translates the request must refuse it (see Untranslatable),
+	// never drop it. It is a function so that only a translation pays for
+	// the look.
+	NativeOnly func() []string
+}
+
+// Untranslatable returns the feature_not_supported error that a provider
+// which translates r (rather than forwarding r.Native) must answer when r
+// asks for something the translation would lose; nil when nothing is lost.
+func (r *Request) Untranslatable(provider, providerType string) *Error {
+	if r.NativeOnly == nil {
+		return nil
+	}
+	lost := r.NativeOnly()
+	if len(lost) == 0 {
+		return nil
+	}
+	what := "`" + lost[0] + "`"
+	if n := len(lost); n > 1 {
+		what = fmt.Sprintf("%s (and %d more: %s)", what, n-1, strings.Join(lost[1:], ", "))
+	}
+	return Unsupported(what, provider, providerType)
 }
 
 // Thinking configures extended reasoning. BudgetTokens is the most tokens

@@ -97,9 +97,12 @@ func DecodeCountTokens(body []byte, lim Limits) (*llm.Request, error) {
 }
 
 // UnknownFields returns, sorted, the names of the top-level fields of body
-// that DecodeMessages does not model. They reach an Anthropic provider
-// through Native untouched; a caller translating the request to another
-// provider should refuse them rather than drop them silently. It returns nil
+// that DecodeMessages does not model and that ask for something: fields
+// holding their type's empty value (null, false, 0, "", [] or {}) are left
+// out, and so is service_tier, which changes nothing in the answer (another
+// provider has tiers of its own). They reach an Anthropic provider through
+// Native untouched; a provider translating the request to another wire
+// format refuses them (llm.Request.NativeOnly is this list). It returns nil
 // for a body that is not a JSON object.
 func UnknownFields(body []byte) []string {
 	var m map[string]json.RawMessage
@@ -107,13 +110,33 @@ func UnknownFields(body []byte) []string {
 		return nil
 	}
 	var out []string
-	for k := range m {
-		if _, ok := slices.BinarySearch(modeledFields, k); !ok {
-			out = append(out, k)
+	for k, v := range m {
+		if _, ok := slices.BinarySearch(modeledFields, k); ok || k == "service_tier" || emptyValue(v) {
+			continue
 		}
+		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// emptyValue reports whether raw is null, false, a zero number, "", [] or
+// {}.
+func emptyValue(raw json.RawMessage) bool {
+	var b bytes.Buffer
+	v := bytes.TrimSpace(raw)
+	if json.Compact(&b, raw) == nil {
+		v = b.Bytes()
+	}
+	switch string(v) {
+	case "", "null", "false", `""`, "[]", "{}":
+		return true
+	}
+	if c := v[0]; c == '-' || c >= '0' && c <= '9' {
+		f, err := strconv.ParseFloat(string(v), 64)
+		return err == nil && f == 0
+	}
+	return false
 }
 
 func decode(body []byte, lim Limits, countTokens bool) (*llm.Request, error) {
@@ -179,6 +202,7 @@ func decode(body []byte, lim Limits, countTokens bool) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	req.NativeOnly = func() []string { return UnknownFields(body) }
 	return req, nil
 }
 

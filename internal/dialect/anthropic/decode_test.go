@@ -155,7 +155,8 @@ func TestUnknownFields(t *testing.T) {
 		want []string
 	}{
 		{"none", `{"model":"m","max_tokens":1,"messages":[],"stream":true}`, nil},
-		{"several", `{"model":"m","service_tier":"auto","container":"c","max_tokens":1,"cache_control":{"type":"ephemeral"}}`, []string{"cache_control", "container", "service_tier"}},
+		{"several", `{"model":"m","service_tier":"auto","container":"c","max_tokens":1,"cache_control":{"type":"ephemeral"}}`, []string{"cache_control", "container"}},
+		{"empty_values", `{"model":"m","mcp_servers":[],"container":null,"context_management":{},"inference_geo":""}`, nil},
 		{"not_an_object", `[1]`, nil},
 	}
 	for _, tt := range tests {
@@ -184,7 +185,7 @@ func TestDecodeCountTokens(t *testing.T) {
 	if req.Native == nil || req.Native.Endpoint != EndpointCountTokens {
 		t.Errorf("DecodeCountTokens().Native = %+v, want endpoint %s", req.Native, EndpointCountTokens)
 	}
-	req.Native = nil
+	req.Native, req.NativeOnly = nil, nil
 	if diff := cmp.Diff(want, req); diff != "" {
 		t.Errorf("DecodeCountTokens() mismatch (-want +got):\n%s", diff)
 	}

@@ -61,6 +61,7 @@ type chatRequest struct {
 	FrequencyPenalty    json.RawMessage `json:"frequency_penalty"`
 	Functions           json.RawMessage `json:"functions"`
 	FunctionCall        json.RawMessage `json:"function_call"`
+	ReasoningEffort     json.RawMessage `json:"reasoning_effort"`
 }
 
 // DecodeChat decodes and validates a Chat Completions request body. Every
@@ -113,6 +114,7 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 		req.Stream = *b
 	}
 	req.IncludeUsage = d.streamOptions(cr.StreamOptions, req.Stream)
+	req.ReasoningEffort = d.optString(cr.ReasoningEffort, "reasoning_effort")
 	req.User = d.optString(cr.User, "user")
 	req.Metadata = d.metadata(cr.Metadata)
 	if !isNull(cr.Functions) || !isNull(cr.FunctionCall) {
@@ -121,6 +123,7 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	req.NativeOnly = func() []string { return unmodeled(body) }
 	return req, nil
 }
 

@@ -111,6 +111,7 @@ func Run(t *testing.T, a Adapter) {
 	if a.Upstream == "" {
 		return
 	}
+	t.Run("native_only", s.nativeOnly)
 	t.Run("errors", s.errors)
 	t.Run("stream_errors", s.streamErrors)
 	t.Run("cut_mid_stream", s.cut)
@@ -426,6 +427,27 @@ func (s *suite) cancel(t *testing.T) {
 				t.Error("the upstream connection was still open 10s after the stream was cancelled")
 			}
 		})
+	}
+}
+
+// nativeOnly sends a request that asks for something the neutral request
+// cannot carry: translating it would drop it, so the adapter must refuse
+// it, naming it, before any upstream call.
+func (s *suite) nativeOnly(t *testing.T) {
+	s.relay(mode{})
+	req := s.echo(false)
+	req.NativeOnly = func() []string { return []string{"presence_penalty", "logprobs"} }
+	_, err := s.p.Chat(context.Background(), req)
+	if err == nil {
+		t.Fatal("Chat(request with presence_penalty the translation cannot carry) succeeded, want feature_not_supported")
+	}
+	e := asError(t, err, "Chat(native-only field)")
+	s.checkError(t, e, llm.CodeFeatureNotSupported)
+	if !strings.Contains(e.Message, "presence_penalty") {
+		t.Errorf("error message %q does not name the field presence_penalty", e.Message)
+	}
+	if n := s.calls(); n != 0 {
+		t.Errorf("upstream requests = %d, want none", n)
 	}
 }
 
