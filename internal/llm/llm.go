@@ -172,8 +172,8 @@ type Request struct {
 	// model pass through untouched. Nil when the request was built in code.
 	Native *Native
 	// NativeOnly, when set, returns the names, in the client's words
-	// ("presence_penalty"), of what Native.Body asks for that the fields
-	// above do not carry. A provider that forwards Native.Body serves it;
+	// ("presence_penalty", or a description such as "the Responses API"),
+	// of what Native.Body asks for that the fields above do not carry. A provider that forwards Native.Body serves it;
 	// one that translates the request must refuse it (see Untranslatable),
 	// never drop it. It is a function so that only a translation pays for
 	// the look.
@@ -191,9 +191,18 @@ func (r *Request) Untranslatable(provider, providerType string) *Error {
 	if len(lost) == 0 {
 		return nil
 	}
-	what := "`" + lost[0] + "`"
-	if n := len(lost); n > 1 {
-		what = fmt.Sprintf("%s (and %d more: %s)", what, n-1, strings.Join(lost[1:], ", "))
+	// Field names go in backticks; descriptions ("the Responses API") as
+	// they are.
+	quoted := make([]string, len(lost))
+	for i, s := range lost {
+		quoted[i] = s
+		if !strings.Contains(s, " ") {
+			quoted[i] = "`" + s + "`"
+		}
+	}
+	what := quoted[0]
+	if n := len(quoted); n > 1 {
+		what = fmt.Sprintf("%s (and %d more: %s)", what, n-1, strings.Join(quoted[1:], ", "))
 	}
 	return Unsupported(what, provider, providerType)
 }
