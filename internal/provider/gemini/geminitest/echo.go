@@ -307,6 +307,10 @@ func Embedding(text string, dims int) []float32 {
 
 // embed answers embedContent and batchEmbedContents.
 func (s *Server) embed(w http.ResponseWriter, idx int, rec *Request) {
+	if kind, ok := strings.CutPrefix(rec.Model, "error:"); ok {
+		serveError(w, kind)
+		return
+	}
 	var reqs []wire.EmbedContentRequest
 	dec := json.NewDecoder(bytes.NewReader(rec.Raw))
 	dec.DisallowUnknownFields()
