@@ -53,10 +53,11 @@ log: {level: error}
 audit: {flush_interval: 5ms}
 routing: {retries: 0}
 providers:
-  oa: {type: openai, base_url: %q, api_key: %q, allow_private_network: true}
+  # A timeout wraps the client: its embeddings and token counting must stay.
+  oa: {type: openai, base_url: %q, api_key: %q, allow_private_network: true, timeout: 60s}
   az: {type: azure_openai, base_url: %q, api_key: %q, api_version: "2024-10-21", allow_private_network: true}
   fw: {type: openai_compatible, preset: fireworks, base_url: %q, api_key: %q, allow_private_network: true}
-  an: {type: anthropic, base_url: %q, api_key: %q, allow_private_network: true}
+  an: {type: anthropic, base_url: %q, api_key: %q, allow_private_network: true, timeout: 60s}
   ge: {type: gemini, base_url: %q, api_key: %q, allow_private_network: true}
   br: {type: bedrock, region: %s, base_url: %q, allow_private_network: true}
 models:
