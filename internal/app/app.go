@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airgw/airgw/internal/audit"
@@ -23,6 +25,7 @@ import (
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 	"github.com/airgw/airgw/internal/server"
@@ -32,11 +35,18 @@ import (
 // App is an opened gateway: storage, key checking and audit writing, ready
 // to serve or to answer CLI commands.
 type App struct {
+	// Config is the config the App was opened with; Running returns the
+	// one in force after reloads.
 	Config *config.Config
 	Log    *slog.Logger
 
 	db     *sqlite.DB
 	hasher *keys.Hasher
+
+	reloadOpts ReloadOptions
+	reloadMu   sync.Mutex // serializes reloads; guards live
+	live       *running   // nil unless serving
+	cfg        atomic.Pointer[config.Config]
 }
 
 // Open opens the storage named by cfg and loads (or creates) the HMAC
@@ -101,7 +111,7 @@ func (a *App) Records() audit.Source { return a.db }
 // nil, receives the bound address once the listener is open.
 func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	cfg := a.Config
-	rt, warns, err := BuildRuntime(cfg, pricing.Default())
+	rt, warns, cl, err := buildRuntime(cfg, pricing.Default(), nil)
 	if err != nil {
 		return err
 	}
@@ -126,14 +136,16 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	purged := make(chan struct{})
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
 	defer func() { stopPurge(); <-purged }()
+	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
 	gw := gateway.New(rt, gateway.Options{
 		Auth: auth, Audit: aw, Logger: a.Log,
 		Breakers: breakers,
-		Budget:   retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min),
-		Latency:  route.NewLatency(),
+		Budget:   budget,
+		Latency:  latency,
 
 		Idempotency: idem,
 	})
+	tracker := reload.NewTracker(cfg.Hash(), time.Now())
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
@@ -141,7 +153,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 			return map[string]error{"database": a.db.Ping(ctx)}
 		},
 		Breakers: breakers.States,
+		Config:   func() string { return tracker.Snapshot().Degraded() },
 	})
+	a.cfg.Store(cfg)
+	a.reloadMu.Lock()
+	a.live = &running{gw: gw, srv: handler, breakers: breakers, budget: budget, latency: latency,
+		audit: aw, cfg: cfg, clients: cl, tracker: tracker}
+	a.reloadMu.Unlock()
+	stopReloaders := a.startReloaders(ctx, cfg)
+	defer stopReloaders()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
@@ -170,8 +190,14 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	a.Log.Info("airgw shutting down", "drain_timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
+	// No reload from here on: the audit writer is about to close.
+	stopReloaders()
+	a.reloadMu.Lock()
+	a.live = nil
+	a.reloadMu.Unlock()
+	drain := time.Duration(a.Running().Server.ShutdownTimeout)
+	a.Log.Info("airgw shutting down", "drain_timeout", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		a.Log.Warn("drain cut short; closing remaining connections", "err", err)

@@ -35,13 +35,22 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 // provider clients, routes with their prices, team allow-lists and
 // deadlines. It makes no network calls.
 func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
+	rt, warns, _, err := buildRuntime(cfg, catalog, nil)
+	return rt, warns, err
+}
+
+// buildRuntime is BuildRuntime for a reload: provider clients whose
+// settings are unchanged since prev (nil at startup) are reused. It also
+// returns the clients, for the next reload.
+func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (*gateway.Runtime, []Warning, *clients, error) {
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
+	pool := &clients{byName: make(map[string]*client, len(cfg.Providers))}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
-		client, err := newProvider(p, time.Duration(cfg.Routing.ConnectTimeout))
+		client, err := pool.provider(prev, p, time.Duration(cfg.Routing.ConnectTimeout))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
+			return nil, nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
 		}
 		providers[p.Name], byName[p.Name] = client, p
 	}
@@ -92,7 +101,7 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 	for _, r := range rc.Rules {
 		rules = append(rules, gateway.Rule{Purpose: r.Purpose, Tag: r.Tag, Model: r.Model, Use: r.Use})
 	}
-	return &gateway.Runtime{
+	rt := &gateway.Runtime{
 		Routes:            route.NewTable(routes...),
 		Teams:             teams,
 		Timeout:           time.Duration(rc.Timeout),
@@ -101,7 +110,8 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		Retries:           rc.Retries,
 		Backoff:           retry.Backoff{Base: time.Duration(rc.Backoff.Base), Max: time.Duration(rc.Backoff.Max)},
 		Rules:             rules,
-	}, warns, nil
+	}
+	return rt, warns, pool, nil
 }
 
 // BreakerSettings returns the circuit-breaker settings of cfg.

@@ -54,6 +54,7 @@ type Config struct {
 
 	hash      string
 	positions map[string]Pos
+	secrets   map[string]secretSource // by concrete path, for Effective and Diff
 }
 
 // Hash returns the hex SHA-256 of the raw file bytes the Config was parsed
@@ -284,9 +285,9 @@ type Routing struct {
 	Timeout Duration `json:"timeout"`
 	// ConnectTimeout bounds opening a connection to a provider. Default 10s.
 	ConnectTimeout Duration `json:"connect_timeout"`
-	// FirstTokenTimeout bounds the wait for a stream's first event (a
-	// non-streaming answer's headers); zero means none. The attempt then
-	// fails over, as nothing was sent to the client yet.
+	// FirstTokenTimeout bounds the wait for a stream's first event; zero
+	// means none. The attempt then fails over, as nothing was sent to the
+	// client yet. Non-streaming answers are bounded by Timeout only.
 	FirstTokenTimeout Duration `json:"first_token_timeout"`
 	// IdleTimeout bounds the wait between two stream events; zero means none.
 	IdleTimeout Duration `json:"idle_timeout"`

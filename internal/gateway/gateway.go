@@ -197,6 +197,7 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
 	defer g.budget.Begin()()
 	defer g.settleIdempotency(ctx, s) // after finish: the response is complete
+	defer s.endWriteBound()           // after finish: it may write the error
 	defer g.finish(s)
 	for _, step := range [...]func(context.Context, *state) error{
 		g.authenticate, // the virtual key
@@ -298,6 +299,9 @@ type state struct {
 	streamed []byte // text delivered to the client, for usage estimates
 	ttft     time.Duration
 	err      *llm.Error
+	// writeBound removes the write deadline that a request's deadline
+	// sets on a client that stopped reading (forward.go).
+	writeBound func()
 
 	// Idempotency-Key: the claim settled after finish, or the stored
 	// result replayed instead of a provider call.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/airgw/airgw/internal/llm"
 )
@@ -194,6 +195,11 @@ func (w *ResponsesWriter) Header() http.Header { return w.w.Header() }
 
 // Written reports whether any part of the response has been sent.
 func (w *ResponsesWriter) Written() bool { return w.written }
+
+// SetWriteDeadline bounds the writes still to come; the zero time removes
+// the bound. The gateway uses it so that a client that stopped reading
+// cannot hold a request past its deadline.
+func (w *ResponsesWriter) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
 // WriteResponse writes a complete response: the provider's body when it
 // was a Responses API body, otherwise a minimal response object built from
