@@ -42,7 +42,10 @@ func toWire(req *llm.Request, compat bool) (*wire.ChatRequest, error) {
 		TopP:        req.TopP,
 		Seed:        req.Seed,
 		User:        req.User,
-		Stream:      req.Stream,
+		// Set only by OpenAI clients, whose requests usually pass through;
+		// a translated one must not lose it.
+		ReasoningEffort: req.ReasoningEffort,
+		Stream:          req.Stream,
 	}
 	for i := range req.Messages {
 		m, err := messageToWire(&req.Messages[i], compat)
@@ -211,10 +214,9 @@ func decodeResponse(provider, key string, status int, body []byte) (*llm.Respons
 }
 
 func messageFromWire(w *wire.Message) llm.Message {
-	m := llm.Message{Role: llm.Role(w.Role), Name: w.Name, ToolCallID: w.ToolCallID}
-	if m.Role == "" {
-		m.Role = llm.RoleAssistant
-	}
+	// A completion's message is the assistant's, whatever role a
+	// compatible server writes.
+	m := llm.Message{Role: llm.RoleAssistant, Name: w.Name, ToolCallID: w.ToolCallID}
 	switch w.Content.Kind {
 	case wire.ContentString:
 		m.Content = []llm.Part{{Type: llm.PartText, Text: w.Content.Text}}
