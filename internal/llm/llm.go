@@ -9,10 +9,12 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -178,6 +180,27 @@ type Request struct {
 	// never drop it. It is a function so that only a translation pays for
 	// the look.
 	NativeOnly func() []string
+}
+
+// EmptyJSON reports whether raw is JSON's empty value of its type (null,
+// false, a zero number, "", [] or {}). A client field holding it asks for
+// nothing, so dialects leave it out of NativeOnly: clients such as
+// LangChain send presence_penalty: 0 and logprobs: false by default.
+func EmptyJSON(raw json.RawMessage) bool {
+	var b bytes.Buffer
+	v := bytes.TrimSpace(raw)
+	if json.Compact(&b, raw) == nil {
+		v = b.Bytes()
+	}
+	switch string(v) {
+	case "", "null", "false", `""`, "[]", "{}":
+		return true
+	}
+	if c := v[0]; c == '-' || c >= '0' && c <= '9' {
+		f, err := strconv.ParseFloat(string(v), 64)
+		return err == nil && f == 0
+	}
+	return false
 }
 
 // Untranslatable returns the feature_not_supported error that a provider

@@ -111,32 +111,13 @@ func UnknownFields(body []byte) []string {
 	}
 	var out []string
 	for k, v := range m {
-		if _, ok := slices.BinarySearch(modeledFields, k); ok || k == "service_tier" || emptyValue(v) {
+		if _, ok := slices.BinarySearch(modeledFields, k); ok || k == "service_tier" || llm.EmptyJSON(v) {
 			continue
 		}
 		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out
-}
-
-// emptyValue reports whether raw is null, false, a zero number, "", [] or
-// {}.
-func emptyValue(raw json.RawMessage) bool {
-	var b bytes.Buffer
-	v := bytes.TrimSpace(raw)
-	if json.Compact(&b, raw) == nil {
-		v = b.Bytes()
-	}
-	switch string(v) {
-	case "", "null", "false", `""`, "[]", "{}":
-		return true
-	}
-	if c := v[0]; c == '-' || c >= '0' && c <= '9' {
-		f, err := strconv.ParseFloat(string(v), 64)
-		return err == nil && f == 0
-	}
-	return false
 }
 
 func decode(body []byte, lim Limits, countTokens bool) (*llm.Request, error) {

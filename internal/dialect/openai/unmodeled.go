@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
-	"strconv"
+
+	"github.com/airgw/airgw/internal/llm"
 )
 
 // modeledFields are the top-level Chat Completions fields that DecodeChat
@@ -41,7 +42,7 @@ func unmodeled(body []byte) []string {
 	}
 	var out []string
 	for k, v := range m {
-		if modeledFields[k] || ignoredFields[k] || (emptyValue(v) && !alwaysMeaningful[k]) {
+		if modeledFields[k] || ignoredFields[k] || (llm.EmptyJSON(v) && !alwaysMeaningful[k]) {
 			continue
 		}
 		if k == "modalities" && bytes.Equal(compact(v), []byte(`["text"]`)) {
@@ -51,21 +52,6 @@ func unmodeled(body []byte) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// emptyValue reports whether raw is null, false, a zero number, "", [] or
-// {}.
-func emptyValue(raw json.RawMessage) bool {
-	v := compact(raw)
-	switch string(v) {
-	case "", "null", "false", `""`, "[]", "{}":
-		return true
-	}
-	if c := v[0]; c == '-' || c >= '0' && c <= '9' {
-		f, err := strconv.ParseFloat(string(v), 64)
-		return err == nil && f == 0
-	}
-	return false
 }
 
 func compact(raw json.RawMessage) []byte {
