@@ -128,3 +128,58 @@ func TestSDKEndpoints(t *testing.T) {
 		t.Errorf("embeddings served by %d provider types and Responses by %d, want 5 and 3", embedded, answered)
 	}
 }
+
+// TestSDKNativeOnly sends, with each official SDK, what only the client's
+// own provider type can serve: it passes through to that provider, and
+// every other provider type answers 400 feature_not_supported naming it,
+// without being called.
+func TestSDKNativeOnly(t *testing.T) {
+	m := startMatrix(t)
+	oc := openai.NewClient(option.WithBaseURL(m.base+"/v1"), option.WithAPIKey(m.key), option.WithMaxRetries(0))
+	ac := anthropic.NewClient(aoption.WithBaseURL(m.base), aoption.WithAPIKey(m.key), aoption.WithMaxRetries(0))
+	ctx := context.Background()
+	native := map[string]string{"anthropic": "anthropic", "openai": "openai", "azure_openai": "openai", "openai_compatible": "openai"}
+	for _, up := range m.ups {
+		t.Run(up.typ, func(t *testing.T) {
+			before := up.calls()
+			// A document block: Anthropic's own.
+			_, aerr := ac.Messages.New(ctx, anthropic.MessageNewParams{Model: anthropic.Model(up.alias), MaxTokens: 64,
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(
+					anthropic.NewDocumentBlock(anthropic.PlainTextSourceParam{Data: "The capital of France is Paris."}),
+					anthropic.NewTextBlock("what is the capital of France"))}})
+			// presence_penalty: OpenAI's own.
+			_, oerr := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: up.alias, PresencePenalty: openai.Float(0.5),
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(matrixPrompt)}})
+			for _, c := range []struct {
+				dialect, feature string
+				err              error
+			}{{"anthropic", "`document` content blocks", aerr}, {"openai", "`presence_penalty`", oerr}} {
+				if native[up.typ] == c.dialect {
+					if c.err != nil {
+						t.Errorf("%s client to its own provider type: %v, want the request passed through", c.dialect, c.err)
+					}
+					continue
+				}
+				msg := ""
+				var ae *anthropic.Error
+				var oe *openai.Error
+				switch {
+				case errors.As(c.err, &ae) && ae.StatusCode == 400:
+					msg = ae.RawJSON()
+				case errors.As(c.err, &oe) && oe.StatusCode == 400 && oe.Code == "feature_not_supported":
+					msg = oe.Message
+				}
+				if !strings.Contains(msg, c.feature) || !strings.Contains(msg, "feature_not_supported") && c.dialect == "anthropic" {
+					t.Errorf("%s client error = %v, want 400 feature_not_supported naming %s", c.dialect, c.err, c.feature)
+				}
+			}
+			wantCalls := 0
+			if _, ok := native[up.typ]; ok {
+				wantCalls = 1
+			}
+			if n := up.calls() - before; n != wantCalls {
+				t.Errorf("the %s fake received %d requests, want %d", up.typ, n, wantCalls)
+			}
+		})
+	}
+}

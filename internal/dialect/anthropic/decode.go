@@ -183,7 +183,8 @@ func decode(body []byte, lim Limits, countTokens bool) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	req.NativeOnly = func() []string { return UnknownFields(body) }
+	native := d.nativeOnly
+	req.NativeOnly = func() []string { return append(slices.Clone(native), UnknownFields(body)...) }
 	return req, nil
 }
 
@@ -194,6 +195,17 @@ type decoder struct {
 	// toolUseIDs are the tool_use ids of the assistant turns decoded so far,
 	// which later tool_result blocks must reference.
 	toolUseIDs map[string]bool
+	// nativeOnly lists the content only an Anthropic provider can serve
+	// (documents, server tools, Files API images): it passes through to
+	// one untouched, and any other provider refuses it.
+	nativeOnly []string
+}
+
+// keepNative records what only an Anthropic provider can serve.
+func (d *decoder) keepNative(what string) {
+	if !slices.Contains(d.nativeOnly, what) {
+		d.nativeOnly = append(d.nativeOnly, what)
+	}
 }
 
 func (d *decoder) fail(e *llm.Error) {
