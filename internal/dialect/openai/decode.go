@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -123,7 +124,8 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	req.NativeOnly = func() []string { return unmodeled(body) }
+	native := d.nativeOnly
+	req.NativeOnly = func() []string { return append(slices.Clone(native), unmodeled(body)...) }
 	return req, nil
 }
 
@@ -131,6 +133,17 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 type decoder struct {
 	lim Limits
 	err *llm.Error
+	// nativeOnly lists the content only an OpenAI-family provider can
+	// serve (audio and file parts): it passes through to one untouched,
+	// and any other provider refuses it.
+	nativeOnly []string
+}
+
+// keepNative records what only an OpenAI-family provider can serve.
+func (d *decoder) keepNative(what string) {
+	if !slices.Contains(d.nativeOnly, what) {
+		d.nativeOnly = append(d.nativeOnly, what)
+	}
 }
 
 func (d *decoder) fail(e *llm.Error) {

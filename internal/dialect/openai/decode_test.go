@@ -182,3 +182,25 @@ func FuzzDecodeChat(f *testing.F) {
 		}
 	})
 }
+
+// TestNativeOnlyParts checks that audio and file parts decode for
+// pass-through to OpenAI-family providers and are named in NativeOnly, so
+// that any other provider refuses them.
+func TestNativeOnlyParts(t *testing.T) {
+	body := `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"listen"},{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}},` +
+		`{"type":"file","file":{"file_id":"file-1"}}]}],"logprobs":true}`
+	req, err := DecodeChat([]byte(body), Limits{})
+	if err != nil {
+		t.Fatalf("DecodeChat = %v, want it decoded for pass-through", err)
+	}
+	if len(req.Messages) != 1 || len(req.Messages[0].Content) != 1 || req.Messages[0].Text() != "listen" {
+		t.Errorf("messages = %+v, want the text part only", req.Messages)
+	}
+	want := []string{"`input_audio` content parts", "`file` content parts", "logprobs"}
+	if diff := cmp.Diff(want, req.NativeOnly()); diff != "" {
+		t.Errorf("NativeOnly() mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := DecodeChat([]byte(`{"model":"m","messages":[{"role":"assistant","content":[{"type":"input_audio","input_audio":{}}]}]}`), Limits{}); err == nil {
+		t.Error("DecodeChat(audio in an assistant message) = nil error, want invalid_request")
+	}
+}
