@@ -124,6 +124,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
 		Logger:        a.Log,
 	})
+	// Spend is rebuilt from the audit trail before the first request:
+	// every record of past requests is in the database by now.
+	gov, err := a.openGovernance(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	govCtx, stopGov := context.WithCancel(context.WithoutCancel(ctx))
+	waitGov := gov.run(govCtx)
+	defer func() { stopGov(); waitGov() }()
 	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
 	// Idempotency-Key results live in the database; a claim counts as
 	// abandoned once older than the longest request timeout plus a margin.
@@ -137,14 +146,14 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
 	defer func() { stopPurge(); <-purged }()
 	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
-	gw := gateway.New(rt, gateway.Options{
+	gw := gateway.New(rt, gov.options(gateway.Options{
 		Auth: auth, Audit: aw, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   budget,
 		Latency:  latency,
 
 		Idempotency: idem,
-	})
+	}))
 	tracker := reload.NewTracker(cfg.Hash(), time.Now())
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),

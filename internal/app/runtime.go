@@ -43,6 +43,9 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 // settings are unchanged since prev (nil at startup) are reused. It also
 // returns the clients, for the next reload.
 func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (*gateway.Runtime, []Warning, *clients, error) {
+	if err := unenforced(cfg); err != nil {
+		return nil, nil, nil, err
+	}
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
 	pool := &clients{byName: make(map[string]*client, len(cfg.Providers))}
@@ -77,7 +80,11 @@ func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (
 				rt.Price = &p
 			} else if p, ok := catalogPrice(catalog, pricingType(pc), t.Model); ok {
 				rt.Price = &p
-			} else {
+			}
+			if rt.Price != nil && m.MaxOutputTokens > 0 {
+				rt.Price.MaxOutputTokens = int64(m.MaxOutputTokens) // bounds worst-case costs
+			}
+			if rt.Price == nil {
 				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
 			}
 			targets = append(targets, rt)
@@ -92,9 +99,13 @@ func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (
 		r.FirstTokenTimeout, r.IdleTimeout = time.Duration(m.FirstTokenTimeout), time.Duration(m.IdleTimeout)
 		routes = append(routes, r)
 	}
-	teams := make(map[string][]string, len(cfg.Teams))
-	for _, t := range cfg.Teams {
-		teams[t.Name] = t.Models
+	teams, err := teamsOf(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	global, err := policyRules("policies", "this gateway", &cfg.Policies)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	rc := cfg.Routing
 	rules := make([]gateway.Rule, 0, len(rc.Rules))
@@ -103,7 +114,10 @@ func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (
 	}
 	rt := &gateway.Runtime{
 		Routes:            route.NewTable(routes...),
+		Policy:            global,
 		Teams:             teams,
+		Limits:            limitsOf(cfg.Limits),
+		Budget:            specOf(cfg.Budget),
 		Timeout:           time.Duration(rc.Timeout),
 		FirstTokenTimeout: time.Duration(rc.FirstTokenTimeout),
 		IdleTimeout:       time.Duration(rc.IdleTimeout),

@@ -26,6 +26,7 @@ func (g *Gateway) finish(s *state) {
 		s.estimate()
 	}
 	rec := g.record(s)
+	g.settleSpend(s, rec.CostNanoUSD)
 	if g.audit != nil {
 		g.audit.Write(rec)
 	}

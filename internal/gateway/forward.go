@@ -264,7 +264,7 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 		if !s.reported {
 			s.estimateFrom(resp)
 		}
-		h.Set("X-Airgw-Cost-USD", formatUSD(t.Price.Cost(s.usage)))
+		s.setCost(h, t.Price.Cost(s.usage))
 		if err := s.Out.WriteResponse(resp); err != nil {
 			return clientGone(err)
 		}

@@ -81,7 +81,7 @@ func newLoop(t *testing.T, rt Runtime, o Options, targets ...route.Target) *loop
 	r := route.NewRoute("m", targets)
 	r.Strategy = route.Priority
 	rt.Routes = route.NewTable(r)
-	rt.Teams = map[string][]string{}
+	rt.Teams = map[string]*Team{}
 	l := &loop{audit: &fakeAudit{}}
 	o.Auth, o.Audit = fakeAuth{"good": {ID: "key_1", Name: "app"}}, l.audit
 	l.gw = New(&rt, o)
