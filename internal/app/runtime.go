@@ -221,9 +221,59 @@ func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider
 		return nil, err
 	}
 	if p.Timeout > 0 {
-		client = &attemptTimeout{next: client, d: time.Duration(p.Timeout)}
+		client = withAttemptTimeout(client, time.Duration(p.Timeout))
 	}
 	return client, nil
+}
+
+// withAttemptTimeout bounds every call to p by d, keeping p's optional
+// capabilities (embeddings, token counting): the gateway finds them by
+// type assertion, so a wrapper that hid them would refuse embeddings.
+func withAttemptTimeout(p llm.Provider, d time.Duration) llm.Provider {
+	a := &attemptTimeout{next: p, d: d}
+	e, canEmbed := p.(llm.Embedder)
+	c, canCount := p.(llm.TokenCounter)
+	switch {
+	case canEmbed && canCount:
+		return struct {
+			*attemptTimeout
+			embedWithin
+			countWithin
+		}{a, embedWithin{e, d}, countWithin{c, d}}
+	case canEmbed:
+		return struct {
+			*attemptTimeout
+			embedWithin
+		}{a, embedWithin{e, d}}
+	case canCount:
+		return struct {
+			*attemptTimeout
+			countWithin
+		}{a, countWithin{c, d}}
+	}
+	return a
+}
+
+type embedWithin struct {
+	next llm.Embedder
+	d    time.Duration
+}
+
+func (e embedWithin) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.d)
+	defer cancel()
+	return e.next.Embed(ctx, req)
+}
+
+type countWithin struct {
+	next llm.TokenCounter
+	d    time.Duration
+}
+
+func (c countWithin) CountTokens(ctx context.Context, req *llm.Request) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.d)
+	defer cancel()
+	return c.next.CountTokens(ctx, req)
 }
 
 // httpClient returns the client for one provider: connection reuse, no
