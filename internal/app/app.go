@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/airgw/airgw/internal/admin"
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
@@ -39,6 +40,14 @@ type App struct {
 	// one in force after reloads.
 	Config *config.Config
 	Log    *slog.Logger
+	// DemoAdmin lets the admin API run without a credential when it
+	// listens on loopback (airgw serve --demo).
+	DemoAdmin bool
+	// AdminReady, if set, receives the admin listener's address once open.
+	AdminReady func(addr net.Addr)
+	// Settings is what the admin API shows of the config in force; a
+	// reload stores the new config's (see adminSettings).
+	Settings atomic.Pointer[admin.Settings]
 
 	db     *sqlite.DB
 	hasher *keys.Hasher
@@ -155,6 +164,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		Idempotency: idem,
 	}))
 	tracker := reload.NewTracker(cfg.Hash(), time.Now())
+	a.Settings.Store(adminSettings(cfg))
+	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Audit: aw,
+		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
+	adm, err := a.startAdmin(ctx, cfg, svc)
+	if err != nil {
+		_ = aw.Close(context.Background())
+		_ = auth.Close(context.Background())
+		return err
+	}
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
@@ -167,7 +185,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	a.cfg.Store(cfg)
 	a.reloadMu.Lock()
 	a.live = &running{gw: gw, srv: handler, breakers: breakers, budget: budget, latency: latency,
-		audit: aw, cfg: cfg, clients: cl, tracker: tracker}
+		audit: aw, cfg: cfg, clients: cl, tracker: tracker, spend: gov.budgets}
 	a.reloadMu.Unlock()
 	stopReloaders := a.startReloaders(ctx, cfg)
 	defer stopReloaders()
@@ -185,6 +203,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		if p, ok := cfg.Position("server.listen"); ok {
 			where = " (" + p.String() + ")"
 		}
+		adm.shutdown(context.Background())
 		return fmt.Errorf("listening on %s%s: %w", cfg.Server.Listen, where, err)
 	}
 	a.Log.Info("airgw listening", "addr", ln.Addr().String(), "models", len(rt.Routes.Names()), "config_hash", shortHash(cfg.Hash()))
@@ -212,6 +231,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.Log.Warn("drain cut short; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
+	adm.shutdown(sctx)
 	// Every handler has returned: each wrote its record. Flush them all.
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()

@@ -270,3 +270,42 @@ teams:
 		t.Errorf("provider calls = %d, want %d", n, calls)
 	}
 }
+
+// TestSpendSurvivesRestart: spend is rebuilt from the audit trail at
+// start, by key family, team and end user, so a restart gives no budget
+// back.
+func TestSpendSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	conf := `
+teams:
+  search:
+    budget: {limit_usd: 1, period: daily}
+    users:
+      budget: {limit_usd: 0.5, period: total}
+`
+	body := `{"model":"chat-oa","max_tokens":8,"messages":[{"role":"user","content":"hello"}]}`
+	g, ks := startGovIn(t, dir, conf, keys.CreateOptions{Name: "app", Team: "search",
+		Settings: keys.Settings{Budget: &budget.Spec{Limit: 250_000_000, Period: budget.Monthly, Hard: true}}})
+	var spent int64
+	for range 3 {
+		status, h, resp := g.do("POST", "/v1/chat/completions", ks["app"], body, "X-Airgw-User", "alice")
+		if status != 200 {
+			t.Fatalf("before restart: %d %s", status, resp)
+		}
+		n, _ := pricing.ParseUSD(h.Get("X-Airgw-Cost-USD"))
+		spent += n
+	}
+	g.stop()
+	g.app.Close()
+
+	g2, _ := startGovIn(t, dir, conf)
+	status, h, resp := g2.do("POST", "/v1/chat/completions", ks["app"], body, "X-Airgw-User", "alice")
+	if status != 200 {
+		t.Fatalf("after restart: %d %s", status, resp)
+	}
+	cost, _ := pricing.ParseUSD(h.Get("X-Airgw-Cost-USD"))
+	// The tightest budget is the key's $0.25 monthly.
+	if got, want := remaining(t, h), 250_000_000-spent-cost; got != want {
+		t.Errorf("after restart the key has %d left, want %d: the spend before the restart (%d) must count", got, want, spent)
+	}
+}

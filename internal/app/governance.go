@@ -117,19 +117,32 @@ func policyRules(prefix, owner string, pol *config.Policies) (*policy.Rules, err
 	return r, nil
 }
 
-// unenforced refuses the governance settings this build parses but does not
-// act on yet (they land one pipeline step at a time): accepting a budget
-// and then ignoring it would give false safety.
-func unenforced(cfg *config.Config) error {
-	var found []string
-	add := func(path string, set bool) {
-		if set {
-			found = append(found, path)
-		}
+// ruleNames lists the names of a policy level's rules.
+func ruleNames(r *policy.Rules) []string {
+	var out []string
+	for _, l := range r.Allow {
+		out = append(out, l.Name)
 	}
-	add("admin", cfg.Admin.HasAdminCredential())
-	if len(found) > 0 {
-		return fmt.Errorf("%v: not yet supported in this build of airgw; remove it", found)
+	for _, l := range r.Deny {
+		out = append(out, l.Name)
 	}
-	return nil
+	if r.RequirePurpose != "" {
+		out = append(out, r.RequirePurpose)
+	}
+	if r.MaxPromptTokensName != "" {
+		out = append(out, r.MaxPromptTokensName)
+	}
+	if r.MaxTokens != nil {
+		out = append(out, r.MaxTokens.Name)
+	}
+	if r.PII != nil {
+		out = append(out, r.PII.Name)
+	}
+	for _, p := range r.Patterns {
+		out = append(out, p.Name)
+	}
+	if r.Sources != nil {
+		out = append(out, r.Sources.Name)
+	}
+	return out
 }

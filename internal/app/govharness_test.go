@@ -24,10 +24,12 @@ type govGateway struct {
 	t    *testing.T
 	app  *App
 	base string // http://127.0.0.1:port
-	oa   *openaitest.Server
-	an   *anthropictest.Server
-	http *http.Client
-	stop func()
+	// adminBase is the admin API's http://127.0.0.1:port, when it started.
+	adminBase string
+	oa        *openaitest.Server
+	an        *anthropictest.Server
+	http      *http.Client
+	stop      func()
 }
 
 // govPrelude is the start of every governance test config: @DIR@, @OA@
@@ -52,13 +54,23 @@ models:
 // the keys given.
 func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway, map[string]string) {
 	t.Helper()
+	return startGovIn(t, t.TempDir(), rest, ks...)
+}
+
+// startGovIn is startGov with the data directory dir, so that a test can
+// start a second gateway on the first one's database.
+func startGovIn(t *testing.T, dir, rest string, ks ...keys.CreateOptions) (*govGateway, map[string]string) {
+	t.Helper()
 	// The client's own transport: connections it dialled but never used
 	// would hold the server's shutdown for 5 s (net/http treats a new
 	// connection as busy that long), so stop closes them first.
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	g := &govGateway{t: t, oa: openaitest.NewServer(t), an: anthropictest.NewServer(t), http: &http.Client{Transport: tr}}
-	dir := t.TempDir()
-	yaml := strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@OA@", g.oa.URL(), "@AN@", g.an.URL()).Replace(govPrelude + rest)
+	prelude := govPrelude
+	if strings.Contains(rest, "\nadmin:") { // the admin API on its own port too
+		prelude = strings.Replace(prelude, `listen: "127.0.0.1:0"`, `listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0"`, 1)
+	}
+	yaml := strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@OA@", g.oa.URL(), "@AN@", g.an.URL()).Replace(prelude + rest)
 	cfg, err := config.Parse("gov.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config.Parse: %v", err)
@@ -76,6 +88,8 @@ func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway,
 		}
 		plain[k.Name] = p
 	}
+	adminc := make(chan net.Addr, 1)
+	a.AdminReady = func(ad net.Addr) { adminc <- ad }
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
 	go func() { done <- a.Serve(ctx, func(ad net.Addr) { addrc <- ad }) }()
@@ -86,6 +100,11 @@ func startGov(t *testing.T, rest string, ks ...keys.CreateOptions) (*govGateway,
 		t.Fatalf("Serve: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("gateway did not start within 10s")
+	}
+	select {
+	case ad := <-adminc: // the admin listener opens before the data plane's
+		g.adminBase = "http://" + ad.String()
+	default:
 	}
 	stopped := false
 	g.stop = func() {

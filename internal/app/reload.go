@@ -14,6 +14,7 @@ import (
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/pricing"
@@ -65,6 +66,9 @@ type running struct {
 	cfg      *config.Config // the config in force; startup-only settings as started
 	clients  *clients
 	tracker  *reload.Tracker
+	// spend holds the budgets' spend, which a reload keeps; it learns the
+	// new config's budgets for its snapshot.
+	spend *budget.Tracker
 }
 
 // errNotServing is returned by Reload before Serve started or after it ended.
@@ -106,6 +110,9 @@ func (a *App) Reload(ctx context.Context, trigger string) (reload.Result, error)
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	if a.reloadOpts.Load == nil {
+		return fail(errors.New("this process has no config file to reload from (SetReload was not called)"))
+	}
 	next, err := a.reloadOpts.Load()
 	if err != nil {
 		return fail(err)
@@ -135,6 +142,10 @@ func (a *App) Reload(ctx context.Context, trigger string) (reload.Result, error)
 	r.latency.Retain(keep)
 	r.cfg, r.clients = eff, cl
 	a.cfg.Store(eff)
+	a.Settings.Store(adminSettings(eff))
+	if r.spend != nil {
+		r.spend.Define(configBudgets(eff))
+	}
 
 	res.OK, res.HashAfter = true, next.Hash()
 	res.Changed = len(res.Applied) > 0 || res.HashAfter != res.HashBefore

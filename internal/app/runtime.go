@@ -43,9 +43,6 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 // settings are unchanged since prev (nil at startup) are reused. It also
 // returns the clients, for the next reload.
 func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (*gateway.Runtime, []Warning, *clients, error) {
-	if err := unenforced(cfg); err != nil {
-		return nil, nil, nil, err
-	}
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
 	pool := &clients{byName: make(map[string]*client, len(cfg.Providers))}

@@ -104,3 +104,15 @@ func (g *governance) options(o gateway.Options) gateway.Options {
 	o.Limiter, o.Budgets, o.Users = g.limiter, g.budgets, g.users
 	return o
 }
+
+// BudgetSnapshot returns every known budget's limit, spend and reservations
+// in its current period, for a metrics collector; nil when not serving.
+func (a *App) BudgetSnapshot() []budget.Status {
+	a.reloadMu.Lock()
+	r := a.live
+	a.reloadMu.Unlock()
+	if r == nil || r.spend == nil {
+		return nil
+	}
+	return r.spend.Snapshot(time.Now())
+}

@@ -31,6 +31,11 @@ Usage:
   airgw config show [--config FILE] [--running] [--format yaml|json]
                                      the effective config, secrets redacted
   airgw keys create --name NAME [--team T] [--models a,b] [--expires 720h] [--json]
+        [--budget-usd 50 --period monthly [--soft]] [--rpm N] [--rpd N] [--tpm N] [--concurrent N]
+        [--allowed-ips 10.0.0.0/8,…] [--user-budget-usd 1 --user-period daily] [--user-rpm N]
+        [--metadata owner=ana,…]
+  airgw keys set ID|NAME [the flags of create] [--no-budget] [--no-limits] [--no-allowed-ips]
+  airgw keys rotate ID|NAME [--grace 24h] [--json]
   airgw keys list [--team T] [--all] [--json]
   airgw keys revoke ID|NAME [--json]
   airgw audit export [--format jsonl] [--since 24h|2026-01-02T15:04:05Z] [--until …] [--limit N]

@@ -33,6 +33,9 @@ func (e *env) serve(args []string) error {
 		cfg, err := cf.load()
 		if err == nil && *listen != "" {
 			cfg.Server.Listen = *listen
+			if host, port, err := net.SplitHostPort(*listen); err == nil && port == "0" {
+				cfg.Server.AdminListen = net.JoinHostPort(host, "0") // both on free ports
+			}
 		}
 		return cfg, err
 	}
@@ -51,6 +54,9 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.DemoAdmin = cf.demo
+	adminURL := ""
+	a.AdminReady = func(addr net.Addr) { adminURL = "http://" + addr.String() + "/admin/v1" }
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -66,7 +72,7 @@ func (e *env) serve(args []string) error {
 		if cf.dataDir != "" {
 			exportCmd += " --data-dir " + cf.dataDir
 		}
-		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd) }
+		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd, adminURL) }
 	}
 	return a.Serve(e.ctx, ready)
 }
@@ -79,7 +85,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd string) {
+func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd, adminURL string) {
 	base := "http://" + addr.String() + "/v1"
 	body := `{"model":"demo-fast","stream":true,"messages":[{"role":"user","content":"Hello, airgw!"}]}`
 	fmt.Fprintf(e.stdout, `
@@ -103,8 +109,8 @@ Then see who used which model, for what, at what cost:
   %s
 
 (or with a built binary: airgw audit export --demo). Each start creates a fresh demo key.
-Press Ctrl-C to stop.
-`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd)
+%sPress Ctrl-C to stop.
+`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd, demoAdminLine(adminURL))
 }
 
 func modelNames(cfg *config.Config) []string {
@@ -222,4 +228,11 @@ func (e *env) withApp(cf *configFlags, fn func(context.Context, *app.App) error)
 	}
 	defer a.Close()
 	return fn(e.ctx, a)
+}
+
+func demoAdminLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return "The admin API (keys, budgets, usage; open without a credential in demo mode only):\n\n  curl " + url + "/budgets\n\n"
 }

@@ -76,7 +76,9 @@ func short(v any) string {
 
 // restartOnly lists the settings airgw reads only at startup: the
 // listeners, where state is stored and the key-hashing secret, the admin
-// credential, the log and the audit writer. A change to one of them (or to
+// credential, the log, the audit writer, the time zone of budget periods
+// (spend is counted per period from the start) and the alerts webhook. A
+// change to one of them (or to
 // anything under it) takes effect at the next restart. Everything else is
 // applied by a reload. WithStartupSettings must copy exactly these.
 var restartOnly = []string{
@@ -89,6 +91,8 @@ var restartOnly = []string{
 	"admin",
 	"log",
 	"audit",
+	"timezone",
+	"alerts",
 }
 
 // RestartRequired reports whether the setting at path (a concrete path such
@@ -118,6 +122,7 @@ func (c *Config) WithStartupSettings(running *Config) *Config {
 	out.Server.IdleTimeout = running.Server.IdleTimeout
 	out.Storage, out.Auth, out.Admin = running.Storage, running.Auth, running.Admin
 	out.Log, out.Audit = running.Log, running.Audit
+	out.Timezone, out.Alerts = running.Timezone, running.Alerts
 	out.secrets = make(map[string]secretSource, len(c.secrets))
 	for p, s := range c.secrets {
 		if !RestartRequired(p) {

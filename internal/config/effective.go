@@ -105,6 +105,9 @@ func setSecret(tree map[string]any, c *Config, p, shown string) {
 	case "admin.key":
 		at("admin", "key")
 		return
+	case "alerts.webhook.secret":
+		at("alerts", "webhook", "secret")
+		return
 	case "storage.postgres", "storage.redis":
 		at("storage", p[len("storage."):])
 		return

@@ -2,6 +2,9 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,5 +62,38 @@ func TestAdminListenPortZero(t *testing.T) {
 	yaml := "server: {listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0}\nadmin: {key: 0123456789abcdef}\nproviders: {demo: {type: demo}}\nmodels: {m: {targets: [{provider: demo, model: m}]}}\n"
 	if _, err := Parse("t.yaml", []byte(yaml), testEnv); err != nil {
 		t.Errorf("Parse(both listeners on port 0) = %v, want no error", err)
+	}
+}
+
+// TestGovernanceDocLoads keeps docs/governance.md honest: its complete
+// example loads, and every other YAML snippet decodes without an unknown
+// field when put under that example's providers and models.
+func TestGovernanceDocLoads(t *testing.T) {
+	data, err := os.ReadFile("../../docs/governance.md")
+	if err != nil {
+		t.Skipf("docs not found: %v", err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(data), -1)
+	env := func(name string) (string, bool) { return "value-of-" + name + "-0123456789abcdef", true }
+	var full string
+	for _, b := range blocks {
+		if strings.Contains(b[1], "\nproviders:") {
+			full = b[1]
+		}
+	}
+	if full == "" {
+		t.Fatal("docs/governance.md has no complete example")
+	}
+	if _, err := Parse("governance.md", []byte(full), env); err != nil {
+		t.Fatalf("the complete example of docs/governance.md does not load:\n%v", err)
+	}
+	base := "providers: {openai: {type: openai, api_key: k}}\nmodels: {gpt-4o: {targets: [{provider: openai, model: gpt-4o}]}, gpt-4o-mini: {targets: [{provider: openai, model: gpt-4o-mini}]}, claude-sonnet: {targets: [{provider: openai, model: claude-sonnet}]}}\n"
+	for i, b := range blocks {
+		if b[1] == full {
+			continue
+		}
+		if _, err := Parse("snippet.yaml", []byte(base+b[1]), env); err != nil {
+			t.Errorf("docs/governance.md YAML block %d does not load:\n%s\n%v", i, b[1], err)
+		}
 	}
 }

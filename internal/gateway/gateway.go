@@ -384,6 +384,9 @@ func (g *Gateway) decode(_ context.Context, s *state) error {
 	if s.EndUser == "" {
 		s.EndUser = req.User
 	}
+	if len(s.EndUser) > users.MaxIDLength {
+		return llm.ParamError("user", "the end user id is %d bytes; airgw accepts at most %d (a hash or an opaque id works)", len(s.EndUser), users.MaxIDLength)
+	}
 	return nil
 }
 

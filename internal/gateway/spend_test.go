@@ -141,3 +141,11 @@ func BenchmarkGovernedServe(b *testing.B) {
 type discardAudit struct{}
 
 func (discardAudit) Write(audit.Record) {}
+
+func TestEndUserTooLong(t *testing.T) {
+	h := newHarness(t, okResponse)
+	w := h.do(context.Background(), "good", `{"model":"m","user":"`+strings.Repeat("u", 300)+`","messages":[{"role":"user","content":"hi"}]}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"param":"user"`) || h.prov.calls.Load() != 0 {
+		t.Errorf("Serve(user of 300 bytes) = %d %s, want 400 naming user and no provider call", w.Code, w.Body)
+	}
+}
