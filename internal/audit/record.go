@@ -60,6 +60,20 @@ type Record struct {
 	// Change describes an admin change or a reload (Kind is not
 	// KindRequest); nil for requests.
 	Change *Change `json:"change,omitempty"`
+
+	// Chain, Seq, PrevHash and Hash link the record into its writer's hash
+	// chain (chain.go): Seq counts from 1 within Chain, PrevHash is the
+	// Hash of record Seq-1 (empty for the first), and Hash covers every
+	// other field. They are set by the Spool; records written by other
+	// paths (a CLI command with no running gateway) have none.
+	Chain    string `json:"chain,omitempty"`
+	Seq      int64  `json:"seq,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
+
+	// TraceParent is the W3C traceparent the client sent, carried to the
+	// tracer only: it is never stored, exported or hashed.
+	TraceParent string `json:"-"`
 }
 
 // Record kinds.
@@ -68,6 +82,11 @@ const (
 	KindAdmin   = "admin"
 	KindReload  = "reload"
 )
+
+// ClassInterrupted is the error class of a request that was in flight when
+// the gateway process died: its record is written at the next start from
+// what was known when the request reached its first upstream attempt.
+const ClassInterrupted = "interrupted"
 
 // Change is who changed what, with the state before and after, for the
 // records of admin changes and reloads. Before and After are JSON with
@@ -89,6 +108,9 @@ type Change struct {
 
 // Attempt is one call to an upstream target.
 type Attempt struct {
+	// StartMillis is when the attempt started, in milliseconds after the
+	// request's Start.
+	StartMillis   int64  `json:"start_ms,omitempty"`
 	Provider      string `json:"provider"`
 	Model         string `json:"model"`
 	Status        int    `json:"status"`
@@ -123,9 +145,32 @@ type Filter struct {
 	Model    string // the requested model
 	Provider string // the serving provider
 	Status   int    // the final HTTP status
+	// Tag matches records carrying this tag among their tags.
+	Tag string
+	// ErrorClass matches the final error class ("provider_timeout", …);
+	// the special value "any" matches every failed request.
+	ErrorClass string
+	// Kind matches the record kind (KindRequest, KindAdmin, KindReload).
+	Kind string
 }
+
+// ErrorClassAny is the Filter.ErrorClass value that matches every record
+// with an error class.
+const ErrorClassAny = "any"
 
 // Source reads records back, oldest first.
 type Source interface {
 	QueryRecords(ctx context.Context, f Filter, fn func(Record) error) error
+}
+
+// Follower reads records in the order they were stored, which is not the
+// order of their start times (a long stream is stored after shorter
+// requests that started later). `airgw audit tail` follows the trail with
+// it.
+type Follower interface {
+	// RecordsAfter calls fn, in storage order, for each record matching f
+	// (Since, Until and Limit included) stored after position after (0:
+	// from the first), and returns the position of the last record it
+	// passed to fn, or after when there was none.
+	RecordsAfter(ctx context.Context, after int64, f Filter, fn func(Record) error) (int64, error)
 }
