@@ -15,12 +15,12 @@ type memSink struct {
 	byID    map[string]int
 	cps     []Checkpoint
 	calls   int
-	fail    bool           // every insert fails
-	failN   int            // the next failN inserts fail
+	fail    bool            // every insert fails
+	failN   int             // the next failN inserts fail
 	reject  map[string]bool // request ids refused permanently
-	gate    chan struct{}  // when set, each insert waits for a receive
-	head    Head           // returned by ChainHead when set
-	noChain bool           // hide ChainHead
+	gate    chan struct{}   // when set, each insert waits for a receive
+	head    Head            // returned by ChainHead when set
+	noChain bool            // hide ChainHead
 }
 
 func newMemSink() *memSink { return &memSink{byID: map[string]int{}, reject: map[string]bool{}} }

@@ -116,10 +116,10 @@ func (p pos) before(q pos) bool { return p.seg < q.seg || p.seg == q.seg && p.of
 
 // item is a record or checkpoint on its way to the database.
 type item struct {
-	rec  Record
-	cp   *Checkpoint
-	at   int64 // unix nanoseconds appended
-	end  pos   // just past its frame
+	rec Record
+	cp  *Checkpoint
+	at  int64 // unix nanoseconds appended
+	end pos   // just past its frame
 	// memOnly marks a record whose frame could not be written: memory
 	// holds its only copy.
 	memOnly bool
