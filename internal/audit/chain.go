@@ -32,11 +32,14 @@ import (
 const hashDomain = "airgw-audit-v1\n"
 
 // Body returns the canonical JSON of r that its Hash covers: r without its
-// chain fields, times in UTC.
+// chain fields, times in UTC, an empty Kind as KindRequest.
 func Body(r *Record) ([]byte, error) {
 	c := *r
 	c.Chain, c.Seq, c.PrevHash, c.Hash = "", 0, "", ""
 	c.Start, c.End = c.Start.UTC(), c.End.UTC()
+	if c.Kind == "" {
+		c.Kind = KindRequest
+	}
 	return json.Marshal(&c)
 }
 

@@ -279,8 +279,7 @@ func (s *Spool) Write(rec Record) {
 		rec.Kind = KindRequest
 	}
 	rec.Start, rec.End = rec.Start.UTC(), rec.End.UTC()
-	rec.Chain, rec.Seq, rec.PrevHash, rec.Hash = "", 0, "", ""
-	body, err := json.Marshal(&rec)
+	body, err := Body(&rec)
 	if err != nil {
 		// Record has no field that can fail to encode; keep it anyway.
 		s.log.Error("audit record cannot be encoded", "request_id", rec.RequestID, "err", err)

@@ -33,12 +33,7 @@ func TestKeyStore(t *testing.T) {
 }
 
 func TestAuditStore(t *testing.T) {
-	storetest.TestAuditStore(t, func(t *testing.T) interface {
-		audit.Sink
-		audit.Source
-	} {
-		return openTemp(t)
-	})
+	storetest.TestAuditStore(t, func(t *testing.T) storetest.AuditStore { return openTemp(t) })
 }
 
 func TestOpenPragmas(t *testing.T) {
@@ -96,8 +91,14 @@ func TestMigrateIdempotent(t *testing.T) {
 		if err := db.r.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &v); err != nil {
 			t.Fatal(err)
 		}
-		if n != SchemaVersion() || v != SchemaVersion() {
-			t.Errorf("schema_migrations holds %d rows up to %d, want %d", n, v, SchemaVersion())
+		// Versions have gaps (each area of the code owns a range of
+		// numbers), so count the embedded migrations.
+		ms, err := migrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != len(ms) || v != SchemaVersion() {
+			t.Errorf("schema_migrations holds %d rows up to %d, want %d up to %d", n, v, len(ms), SchemaVersion())
 		}
 		db.Close()
 	}
