@@ -108,12 +108,16 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	for _, w := range warns {
 		a.Log.Warn(w.Message, "at", w.Pos.String())
 	}
+	// The audit spool opens first: the records a previous run left (after
+	// a crash or a database outage) are stored, and requests it left in
+	// flight recorded as interrupted, before anything reads the database.
+	// Components that rebuild state from the audit trail (budget spend)
+	// must be built after this point.
+	aw, err := a.openSpool(ctx)
+	if err != nil {
+		return err
+	}
 	auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{Logger: a.Log})
-	aw := audit.NewWriter(a.db, audit.WriterOptions{
-		BatchSize:     cfg.Audit.BatchSize,
-		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
-		Logger:        a.Log,
-	})
 	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
 	// Idempotency-Key results live in the database; a claim counts as
 	// abandoned once older than the longest request timeout plus a margin.
@@ -138,7 +142,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
 		Ready: func(ctx context.Context) map[string]error {
-			return map[string]error{"database": a.db.Ping(ctx)}
+			return map[string]error{"database": a.db.Ping(ctx), "audit_spool": spoolReady(aw)}
 		},
 		Breakers: breakers.States,
 	})
@@ -177,12 +181,13 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.Log.Warn("drain cut short; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
-	// Every handler has returned: each wrote its record. Flush them all.
+	// Every handler has returned: each wrote its record. Store them all;
+	// what the database cannot take in time stays in the spool for the
+	// next start.
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	if err := aw.Close(actx); err != nil {
-		a.Log.Error("audit records not flushed", "err", err)
-		serveErr = errors.Join(serveErr, err)
+		a.Log.Warn("audit records not yet in the database at shutdown", "err", err)
 	}
 	_ = auth.Close(actx)
 	if errors.Is(serveErr, http.ErrServerClosed) {

@@ -235,7 +235,8 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			if !s.Out.Written() {
 				g.commit(s, t, reply.Header)
 			}
-			return s.Out.EndStream(nil)
+			s.ended = true // finish ends the client's stream, once the record is written
+			return nil
 		}
 		if err != nil {
 			return g.upstreamError(ctx, actx, s, err)
@@ -283,7 +284,7 @@ func (g *Gateway) settleAttempt(ctx context.Context, s *state, t *route.Target, 
 	Release()
 }, err error) *llm.Error {
 	att := audit.Attempt{Provider: t.Provider, Model: t.Model, Status: http.StatusOK,
-		LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
+		StartMillis: s.attemptStart.Sub(s.start).Milliseconds(), LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
 	var e *llm.Error
 	if err != nil {
 		e = llm.AsError(err)

@@ -34,6 +34,14 @@ type AuditLog interface {
 	Write(rec audit.Record)
 }
 
+// AuditBeginner is an AuditLog that marks requests in flight (audit.Spool):
+// Begin is called with what is known before the first upstream attempt,
+// so that a request cut short by a crash is recorded as interrupted. An
+// error refuses the request (the audit trail cannot take it).
+type AuditBeginner interface {
+	Begin(rec audit.Record) error
+}
+
 // Output writes the reply to the client in its dialect. Exactly one of
 // WriteResponse, WriteEvent…EndStream or WriteError is used per call.
 type Output interface {
@@ -173,6 +181,8 @@ type Call struct {
 	Purpose   string // X-Airgw-Purpose; metadata.purpose is used when empty
 	EndUser   string // X-Airgw-User; the body's user field is used when empty
 	Tags      []string
+	// TraceParent is the client's W3C traceparent header, for the tracer.
+	TraceParent string
 	// IdempotencyKey is the client's Idempotency-Key header: with it, a
 	// request that may have reached the provider can be sent again.
 	IdempotencyKey string
@@ -204,6 +214,7 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 		g.authorize,    // the model allow-lists of the key and its team
 		g.idempotent,   // the Idempotency-Key: replay, refuse, or claim it
 		g.resolve,      // the model alias to a priced target
+		g.begin,        // the audit trail's in-flight mark
 		g.forward,      // the provider call, streamed back to the client
 	} {
 		if err := step(ctx, s); err != nil {
@@ -296,8 +307,12 @@ type state struct {
 	usage    llm.Usage
 	reported bool   // the provider reported usage
 	streamed []byte // text delivered to the client, for usage estimates
-	ttft     time.Duration
-	err      *llm.Error
+	// ended is set when the upstream stream ended cleanly: finish ends the
+	// client's stream after the audit record is written, so that a client
+	// never sees a complete response whose record could be lost.
+	ended bool
+	ttft  time.Duration
+	err   *llm.Error
 
 	// Idempotency-Key: the claim settled after finish, or the stored
 	// result replayed instead of a provider call.

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/airgw/airgw/internal/audit"
+)
+
+// ingestTimeout bounds the wait at start for the records a previous run
+// left in the spool to reach the database.
+const ingestTimeout = 30 * time.Second
+
+// openSpool opens the audit spool and stores what a previous run left in
+// it, waiting up to ingestTimeout: if the database does not answer in
+// time the gateway serves anyway, and those records are stored when it
+// does.
+func (a *App) openSpool(ctx context.Context) (*audit.Spool, error) {
+	cfg := a.Config.Audit
+	signer, err := a.signingKey(true)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := audit.OpenSpool(a.db, audit.SpoolOptions{
+		Dir:                cfg.SpoolDir,
+		FsyncInterval:      time.Duration(cfg.FsyncInterval),
+		MaxSize:            int64(cfg.SpoolMaxSize),
+		BatchSize:          cfg.BatchSize,
+		FlushInterval:      time.Duration(cfg.FlushInterval),
+		Signer:             signer,
+		CheckpointInterval: time.Duration(cfg.CheckpointInterval),
+		Logger:             a.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the audit spool: %w", err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, ingestTimeout)
+	defer cancel()
+	if err := sp.Sync(ictx); err != nil {
+		a.Log.Warn("records left in the audit spool by the previous run are not all in the database yet; serving anyway, they are stored as soon as the database answers (usage and spend read from the database miss them until then)", "err", err)
+	}
+	a.Log.Info("audit trail ready", "chain", sp.Chain(), "head_seq", sp.Stats().Head.Seq, "spool", cfg.SpoolDir,
+		"checkpoint_public_key", audit.PublicKeyString(signer))
+	return sp, nil
+}
+
+// signingKey returns the checkpoint signing key: the config's, else the
+// one in the data directory, created when create is set.
+func (a *App) signingKey(create bool) (ed25519.PrivateKey, error) {
+	if k := a.Config.Audit.SigningKey.Value(); k != "" {
+		key, err := audit.ParseSigningKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("audit.signing_key: %w", err)
+		}
+		return key, nil
+	}
+	if create {
+		key, err := audit.LoadOrCreateSigningKey(a.Config.Storage.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("loading the audit signing key: %w", err)
+		}
+		return key, nil
+	}
+	return audit.LoadSigningKey(filepath.Join(a.Config.Storage.DataDir, audit.SigningKeyFile))
+}
+
+// TrustedKeys returns the public keys that `airgw audit verify` trusts
+// for checkpoints: this gateway's own, when its key is available. None
+// (and no error) when there is no key yet.
+func (a *App) TrustedKeys() ([]ed25519.PublicKey, error) {
+	key, err := a.signingKey(false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
+}
+
+// spoolReady fails readiness while the spool is over its size: new
+// requests are refused, so a load balancer should send them elsewhere.
+func spoolReady(sp *audit.Spool) error {
+	st := sp.Stats()
+	if st.Bytes > st.MaxBytes {
+		return fmt.Errorf("audit spool full: %d bytes wait for the database (limit %d)", st.Bytes, st.MaxBytes)
+	}
+	return nil
+}
