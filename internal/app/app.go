@@ -95,6 +95,19 @@ func (a *App) Keys() *keys.Manager { return keys.NewManager(a.db, a.hasher, nil)
 // Records returns the audit trail for queries and exports.
 func (a *App) Records() audit.Source { return a.db }
 
+// Trail is everything that reads the audit trail: exports, the follower
+// of `audit tail`, chain verification and usage reports. The admin API
+// mounts the same.
+type Trail interface {
+	audit.Source
+	audit.Follower
+	audit.ChainSource
+	audit.UsageSource
+}
+
+// Trail returns the audit trail's readers.
+func (a *App) Trail() Trail { return a.db }
+
 // Serve runs the data plane until ctx is done, then drains: it stops
 // accepting connections, lets requests in flight finish (bounded by
 // server.shutdown_timeout) and flushes every audit record. ready, if not

@@ -173,4 +173,7 @@ type Follower interface {
 	// from the first), and returns the position of the last record it
 	// passed to fn, or after when there was none.
 	RecordsAfter(ctx context.Context, after int64, f Filter, fn func(Record) error) (int64, error)
+	// LastPosition is the position of the last record stored, 0 when
+	// there is none.
+	LastPosition(ctx context.Context) (int64, error)
 }

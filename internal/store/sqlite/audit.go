@@ -276,6 +276,15 @@ func (db *DB) RecordsAfter(ctx context.Context, after int64, f audit.Filter, fn 
 	return max(last, after), err
 }
 
+// LastPosition implements audit.Follower.
+func (db *DB) LastPosition(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM audit_records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: last position: %w", err)
+	}
+	return n, nil
+}
+
 // scanRecords runs q and passes each row to fn. When q selects the row id
 // after the record's columns, it returns the last one.
 func (db *DB) scanRecords(ctx context.Context, q string, args []any, fn func(audit.Record) error) (int64, error) {

@@ -156,6 +156,9 @@ func testFollow(t *testing.T, newStore func(t *testing.T) AuditStore) {
 	if diff := cmp.Diff([]string{"late", "early"}, got); diff != "" {
 		t.Errorf("RecordsAfter(0) (-want +got):\n%s", diff)
 	}
+	if last, err := s.LastPosition(ctx); err != nil || last != pos {
+		t.Errorf("LastPosition = %d, %v, want %d", last, err, pos)
+	}
 	other := fullRecord("other-team", base)
 	other.Team = "ads"
 	if err := s.InsertRecords(ctx, []audit.Record{fullRecord("third", base), other}); err != nil {
