@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -427,4 +428,38 @@ func (s *Spool) checkpoint() {
 	s.enqueue(item{cp: &cp, at: at, end: end})
 	// The log is a second, independent witness of the chain.
 	s.log.Info("audit checkpoint", "chain", cp.Chain, "seq", cp.Seq, "hash", cp.Hash, "public_key", cp.PublicKey)
+}
+
+// DeadLetters are the records of a dead-letter file, by chain and Seq.
+type DeadLetters map[string]map[int64]Record
+
+// Lookup is a VerifyOptions.DeadLetter.
+func (d DeadLetters) Lookup(chain string, seq int64) (Record, bool) {
+	r, ok := d[chain][seq]
+	return r, ok
+}
+
+// ReadDeadLetters reads the dead-letter file of the spool directory dir;
+// a missing file holds none. Lines that hold no chained record (an
+// unreadable frame) are skipped.
+func ReadDeadLetters(dir string) (DeadLetters, error) {
+	b, err := os.ReadFile(filepath.Join(dir, DeadLetterFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return DeadLetters{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := DeadLetters{}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		var l deadLetterLine
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &l) != nil || l.Record == nil || l.Record.Chain == "" {
+			continue
+		}
+		if out[l.Record.Chain] == nil {
+			out[l.Record.Chain] = map[int64]Record{}
+		}
+		out[l.Record.Chain][l.Record.Seq] = *l.Record
+	}
+	return out, nil
 }

@@ -85,7 +85,7 @@ func wantIDs(n int) []string {
 // verifyOK fails unless every chain in sink verifies.
 func verifyOK(t *testing.T, sink *memSink, trusted ...ed25519.PublicKey) *Report {
 	t.Helper()
-	rep, err := Verify(context.Background(), sink, trusted)
+	rep, err := Verify(context.Background(), sink, VerifyOptions{Trusted: trusted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,6 +285,19 @@ func TestSpoolDeadLetter(t *testing.T) {
 	}
 	if st := s.Stats(); st.DeadLettered != 2 || st.Stored != 8 || st.Depth != 0 {
 		t.Errorf("Stats = %+v, want 2 dead-lettered, 8 stored", st)
+	}
+	// The chain has gaps in the database, filled by the dead-letter file.
+	rep, _ := Verify(context.Background(), sink, VerifyOptions{})
+	if rep.OK || rep.Chains[0].Problem.Kind != ProblemMissing || rep.Chains[0].Problem.Seq != 4 {
+		t.Errorf("Verify without the dead letters = %+v, want seq 4 missing", rep.Chains[0].Problem)
+	}
+	dead, err := ReadDeadLetters(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = Verify(context.Background(), sink, VerifyOptions{DeadLetter: dead.Lookup})
+	if !rep.OK || rep.Chains[0].DeadLettered != 2 || rep.Chains[0].Records != 10 {
+		t.Errorf("Verify with the dead letters = %+v, want OK, 10 records of which 2 dead-lettered", rep.Chains[0])
 	}
 }
 

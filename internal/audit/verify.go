@@ -56,8 +56,11 @@ type ChainReport struct {
 	Checkpoints int    `json:"checkpoints"`
 	// Vouched is the Seq of the last signed checkpoint that matched: every
 	// record up to it is covered by a signature.
-	Vouched int64    `json:"vouched_seq"`
-	Problem *Problem `json:"problem,omitempty"`
+	Vouched int64 `json:"vouched_seq"`
+	// DeadLettered counts the records found in the dead-letter file
+	// instead of the database (they are in Records too).
+	DeadLettered int64    `json:"dead_lettered"`
+	Problem      *Problem `json:"problem,omitempty"`
 }
 
 // Report is the result of Verify.
@@ -73,18 +76,29 @@ type Report struct {
 	Trusted bool `json:"trusted_keys"`
 }
 
+// VerifyOptions adds what Verify checks against.
+type VerifyOptions struct {
+	// Trusted are the public keys checkpoints must be signed with; none
+	// checks signatures against their own keys only.
+	Trusted []ed25519.PublicKey
+	// DeadLetter returns the record of chain at seq from the dead-letter
+	// file (ReadDeadLetters), when the database rejected it: such a record
+	// fills its gap in the chain and is counted, not reported as missing.
+	DeadLetter func(chain string, seq int64) (Record, bool)
+}
+
 // Verify checks every chain in src: each record's hash, each link to the
-// record before, the absence of gaps, and the signed checkpoints (against
-// trusted, when given). It reports the first bad record of each chain; it
-// returns an error only when src cannot be read.
-func Verify(ctx context.Context, src ChainSource, trusted []ed25519.PublicKey) (*Report, error) {
+// record before, the absence of gaps, and the signed checkpoints. It
+// reports the first bad record of each chain; it returns an error only
+// when src cannot be read.
+func Verify(ctx context.Context, src ChainSource, o VerifyOptions) (*Report, error) {
 	chains, unchained, err := src.Chains(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{OK: true, Unchained: unchained, Trusted: len(trusted) > 0}
+	rep := &Report{OK: true, Unchained: unchained, Trusted: len(o.Trusted) > 0}
 	for _, c := range chains {
-		cr, err := verifyChain(ctx, src, c, trusted)
+		cr, err := verifyChain(ctx, src, c, o)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +114,8 @@ func Verify(ctx context.Context, src ChainSource, trusted []ed25519.PublicKey) (
 // errStop ends a chain's scan at its first problem.
 var errStop = errors.New("stop")
 
-func verifyChain(ctx context.Context, src ChainSource, chain string, trusted []ed25519.PublicKey) (*ChainReport, error) {
+func verifyChain(ctx context.Context, src ChainSource, chain string, o VerifyOptions) (*ChainReport, error) {
+	trusted := o.Trusted
 	cps, err := src.Checkpoints(ctx, chain)
 	if err != nil {
 		return nil, err
@@ -134,7 +149,25 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, trusted []e
 		return fail(Problem{Kind: ProblemBroken, Seq: prev.Seq, RequestID: prev.RequestID,
 			Detail: fmt.Sprintf("record seq %d (request %s) was inserted: request %s links directly to seq %d", prev.Seq, prev.RequestID, r.RequestID, beforePrev.Seq)})
 	}
-	err = src.ChainRecords(ctx, chain, func(r Record) error {
+	var check func(r Record, dead bool) error
+	// fill checks the dead-lettered records of seq from up to before to,
+	// stopping at the first one the dead-letter file lacks.
+	fill := func(from, to int64) error {
+		if o.DeadLetter == nil {
+			return nil
+		}
+		for seq := from; seq < to; seq++ {
+			d, ok := o.DeadLetter(chain, seq)
+			if !ok {
+				return nil
+			}
+			if err := check(d, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	check = func(r Record, dead bool) error {
 		want, err := HashOf(&r)
 		if err != nil {
 			return fail(Problem{Kind: ProblemAltered, Seq: r.Seq, RequestID: r.RequestID, Detail: "the record cannot be encoded: " + err.Error()})
@@ -181,6 +214,9 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, trusted []e
 			cr.FirstSeq = r.Seq
 		}
 		cr.Records++
+		if dead {
+			cr.DeadLettered++
+		}
 		cr.LastSeq = r.Seq
 		if prev != nil {
 			beforePrev = Head{Seq: prev.Seq, Hash: prev.Hash}
@@ -188,7 +224,23 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, trusted []e
 		last = r
 		prev = &last
 		return ctx.Err()
+	}
+	err = src.ChainRecords(ctx, chain, func(r Record) error {
+		switch {
+		case prev != nil && r.Seq > prev.Seq+1:
+			if err := fill(prev.Seq+1, r.Seq); err != nil {
+				return err
+			}
+		case prev == nil && r.Seq > 1 && !vouchesFor(cps, r.Seq-1, r.PrevHash):
+			if err := fill(1, r.Seq); err != nil {
+				return err
+			}
+		}
+		return check(r, false)
 	})
+	if err == nil && len(cps) > 0 {
+		err = fill(cr.LastSeq+1, cps[len(cps)-1].Seq+1)
+	}
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}

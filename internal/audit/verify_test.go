@@ -142,7 +142,7 @@ func TestVerifyTamperTrials(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			recs, cps := generateChain(n, 100)
 			recs, cps = tt.tamper(recs, cps)
-			rep, err := Verify(context.Background(), sinkOf(recs, cps), []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)})
+			rep, err := Verify(context.Background(), sinkOf(recs, cps), VerifyOptions{Trusted: []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestVerifyPrunedStartIsVouched(t *testing.T) {
 	recs, cps := generateChain(300, 100)
 	// Retention removed records 1..100; the checkpoint at 100 vouches for
 	// the cut.
-	rep, err := Verify(context.Background(), sinkOf(recs[100:], cps), []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)})
+	rep, err := Verify(context.Background(), sinkOf(recs[100:], cps), VerifyOptions{Trusted: []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestVerifyPrunedStartIsVouched(t *testing.T) {
 		t.Errorf("Verify(pruned at a checkpoint) = %+v %+v, want OK from seq 101", rep, rep.Chains[0].Problem)
 	}
 	// Without trusted keys, signatures are checked against their own keys.
-	rep, _ = Verify(context.Background(), sinkOf(recs, cps), nil)
+	rep, _ = Verify(context.Background(), sinkOf(recs, cps), VerifyOptions{})
 	if !rep.OK || rep.Trusted {
 		t.Errorf("Verify(no trusted keys) = %+v, want OK and Trusted false", rep)
 	}
@@ -187,7 +187,7 @@ func TestVerifyPrunedStartIsVouched(t *testing.T) {
 func TestVerifyUnchainedCounted(t *testing.T) {
 	recs, cps := generateChain(10, 100)
 	recs = append(recs, rec(500))
-	rep, _ := Verify(context.Background(), sinkOf(recs, cps), nil)
+	rep, _ := Verify(context.Background(), sinkOf(recs, cps), VerifyOptions{})
 	if !rep.OK || rep.Unchained != 1 || rep.Records != 10 {
 		t.Errorf("Verify = %+v, want OK, 10 chained and 1 unchained", rep)
 	}

@@ -209,7 +209,11 @@ func (e *env) auditVerify(args []string) error {
 			return nil
 		}
 		start := time.Now()
-		rep, err := audit.Verify(ctx, a.Trail(), trusted)
+		dead, err := audit.ReadDeadLetters(a.Config.Audit.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("audit verify: reading the dead-letter file: %w", err)
+		}
+		rep, err := audit.Verify(ctx, a.Trail(), audit.VerifyOptions{Trusted: trusted, DeadLetter: dead.Lookup})
 		if err != nil {
 			return err
 		}
@@ -243,6 +247,9 @@ func (e *env) printVerify(rep *audit.Report, backlog int64, took time.Duration) 
 		}
 		fmt.Fprintf(e.stdout, "chain %s: %s: %d records, seq %d to %d, %d checkpoints, signed up to seq %d\n",
 			c.Chain, status, c.Records, c.FirstSeq, c.LastSeq, c.Checkpoints, c.Vouched)
+		if c.DeadLettered > 0 {
+			fmt.Fprintf(e.stdout, "  %d of them are only in the dead-letter file %s: the database rejected them (docs/troubleshooting.md)\n", c.DeadLettered, audit.DeadLetterFile)
+		}
 		if p := c.Problem; p != nil {
 			fmt.Fprintf(e.stdout, "  first bad record: seq %d", p.Seq)
 			if p.RequestID != "" {

@@ -91,7 +91,7 @@ func testChain(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		if diff := cmp.Diff(cps, got); diff != "" {
 			t.Errorf("Checkpoints (-want +got):\n%s", diff)
 		}
-		rep, err := audit.Verify(ctx, s, []ed25519.PublicKey{signer.Public().(ed25519.PublicKey)})
+		rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Trusted: []ed25519.PublicKey{signer.Public().(ed25519.PublicKey)}})
 		if err != nil {
 			t.Fatal(err)
 		}
