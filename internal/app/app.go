@@ -22,6 +22,7 @@ import (
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/metrics"
 	"github.com/airgw/airgw/internal/pricing"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
@@ -29,11 +30,19 @@ import (
 	"github.com/airgw/airgw/internal/store/sqlite"
 )
 
+// Version is reported by /metrics (airgw_build_info); the CLI sets it.
+var Version = "dev"
+
 // App is an opened gateway: storage, key checking and audit writing, ready
 // to serve or to answer CLI commands.
 type App struct {
 	Config *config.Config
 	Log    *slog.Logger
+
+	// Budgets and Reloads, when set before Serve, feed the budget and
+	// reload gauges of /metrics.
+	Budgets metrics.BudgetSource
+	Reloads metrics.ReloadSource
 
 	db     *sqlite.DB
 	hasher *keys.Hasher
@@ -143,8 +152,25 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	purged := make(chan struct{})
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
 	defer func() { stopPurge(); <-purged }()
+	reg := metrics.New(metrics.Options{
+		Spool:    aw.Stats,
+		Breakers: breakerStates(breakers),
+		Budgets:  a.Budgets,
+		Reloads:  a.Reloads,
+		Version:  Version,
+	})
+	rec := &recorder{spool: aw, metrics: reg, tracer: a.newTracer()}
+	if rec.tracer != nil {
+		defer func() {
+			tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer tcancel()
+			if err := rec.tracer.Close(tctx); err != nil {
+				a.Log.Warn("tracing", "err", err)
+			}
+		}()
+	}
 	gw := gateway.New(rt, gateway.Options{
-		Auth: auth, Audit: aw, Logger: a.Log,
+		Auth: auth, Audit: rec, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min),
 		Latency:  route.NewLatency(),
@@ -158,6 +184,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 			return map[string]error{"database": a.db.Ping(ctx), "audit_spool": spoolReady(aw)}
 		},
 		Breakers: breakers.States,
+		Metrics:  reg,
 	})
 	srv := &http.Server{
 		Handler:           handler,

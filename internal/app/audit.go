@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/breaker"
+	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/metrics"
+	"github.com/airgw/airgw/internal/tracing"
 )
 
 // ingestTimeout bounds the wait at start for the records a previous run
@@ -91,4 +95,54 @@ func spoolReady(sp *audit.Spool) error {
 		return fmt.Errorf("audit spool full: %d bytes wait for the database (limit %d)", st.Bytes, st.MaxBytes)
 	}
 	return nil
+}
+
+// recorder is the gateway's audit log: the spool first (the record must
+// be on disk before the response completes), then metrics and tracing,
+// which read the same finished record.
+type recorder struct {
+	spool   *audit.Spool
+	metrics *metrics.Registry
+	tracer  *tracing.Exporter // nil when tracing is off
+}
+
+var _ gateway.AuditBeginner = (*recorder)(nil)
+
+func (r *recorder) Begin(rec audit.Record) error { return r.spool.Begin(rec) }
+
+func (r *recorder) Write(rec audit.Record) {
+	start := time.Now()
+	r.spool.Write(rec)
+	r.metrics.ObserveAuditWrite(time.Since(start))
+	r.metrics.Observe(&rec)
+	if r.tracer != nil {
+		r.tracer.Record(&rec)
+	}
+}
+
+// breakerStates adapts the breakers to the metrics' view.
+func breakerStates(set *breaker.Set) func() []metrics.Breaker {
+	return func() []metrics.Breaker {
+		var out []metrics.Breaker
+		for _, ts := range set.States() {
+			out = append(out, metrics.Breaker{Target: ts.Target, State: ts.State.String()})
+		}
+		return out
+	}
+}
+
+// newTracer starts the OTLP exporter, or returns nil when tracing is off
+// (no endpoint): the recorder then never calls it.
+func (a *App) newTracer() *tracing.Exporter {
+	tc := a.Config.Tracing
+	if tc.OTLPEndpoint == "" {
+		return nil
+	}
+	headers := map[string]string{}
+	for k, v := range tc.Headers {
+		headers[k] = v.Value()
+	}
+	a.Log.Info("tracing: exporting spans over OTLP/HTTP", "endpoint", tc.OTLPEndpoint, "sample_ratio", tc.SampleRatio)
+	return tracing.New(tracing.Options{Endpoint: tc.OTLPEndpoint, Headers: headers, ServiceName: tc.ServiceName,
+		SampleRatio: tc.SampleRatio, Logger: a.Log})
 }

@@ -55,6 +55,7 @@ func (e *env) serve(args []string) error {
 		}
 		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd) }
 	}
+	app.Version = version()
 	return a.Serve(e.ctx, ready)
 }
 
