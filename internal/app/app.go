@@ -24,6 +24,7 @@ import (
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/metrics"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/redact"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 	"github.com/airgw/airgw/internal/server"
@@ -243,16 +244,19 @@ func shortHash(h string) string {
 	return h
 }
 
-// NewLogger returns the process logger configured by cfg.Log.
-func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// NewLogger returns the process logger configured by cfg.Log. Every
+// secret given (ConfigSecrets) and anything shaped like a virtual key is
+// masked in what it writes.
+func NewLogger(cfg config.Log, w io.Writer, secrets ...string) *slog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.New(h, secrets))
 }

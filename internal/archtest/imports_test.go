@@ -39,6 +39,7 @@ var rules = []rule{
 		why: "the HTTP handler never imports storage or a concrete provider"},
 	{from: "internal/keys", deny: []string{"internal/store", "internal/gateway", "internal/server", "internal/app", "internal/provider"}, why: "pipeline steps declare the storage interface they consume"},
 	{from: "internal/audit", deny: []string{"internal/"}, why: "audit declares its sink; stores implement it"},
+	{from: "internal/redact", deny: []string{"internal/"}, why: "redact is a leaf"},
 	{from: "internal/metrics", deny: []string{"internal/"}, allow: []string{"internal/audit"}, why: "metrics reads finished audit records and small source interfaces; the app adapts the rest"},
 	{from: "internal/tracing", deny: []string{"internal/"}, allow: []string{"internal/audit"}, why: "tracing builds spans from finished audit records"},
 	{from: "internal/pricing", deny: []string{"internal/"}, allow: []string{"internal/llm"}, why: "pricing depends on the hub only"},
