@@ -152,6 +152,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
+	retained := make(chan struct{})
+	go func() { defer close(retained); a.retainEvery(purgeCtx, time.Hour) }()
+	defer func() { stopPurge(); <-retained }()
 	defer func() { stopPurge(); <-purged }()
 	reg := metrics.New(metrics.Options{
 		Spool:    aw.Stats,
@@ -161,6 +164,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		Version:  Version,
 	})
 	rec := &recorder{spool: aw, metrics: reg, tracer: a.newTracer()}
+	if b := cfg.Audit.Bodies; b != nil {
+		rec.maxBody = int(b.MaxBytes)
+	}
 	if rec.tracer != nil {
 		defer func() {
 			tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/metrics"
+	"github.com/airgw/airgw/internal/redact"
 	"github.com/airgw/airgw/internal/tracing"
 )
 
@@ -101,6 +103,8 @@ func spoolReady(sp *audit.Spool) error {
 // be on disk before the response completes), then metrics and tracing,
 // which read the same finished record.
 type recorder struct {
+	// maxBody caps each stored body (audit.bodies.max_bytes).
+	maxBody int
 	spool   *audit.Spool
 	metrics *metrics.Registry
 	tracer  *tracing.Exporter // nil when tracing is off
@@ -111,6 +115,11 @@ var _ gateway.AuditBeginner = (*recorder)(nil)
 func (r *recorder) Begin(rec audit.Record) error { return r.spool.Begin(rec) }
 
 func (r *recorder) Write(rec audit.Record) {
+	if b := rec.Bodies; b != nil {
+		req, cut1 := capBody(redact.PIIBody(b.Request), r.maxBody)
+		resp, cut2 := capBody(redact.PIIBody(b.Response), r.maxBody)
+		rec.Bodies = &audit.Bodies{Request: req, Response: resp, Truncated: cut1 || cut2}
+	}
 	start := time.Now()
 	r.spool.Write(rec)
 	r.metrics.ObserveAuditWrite(time.Since(start))
@@ -118,6 +127,17 @@ func (r *recorder) Write(rec audit.Record) {
 	if r.tracer != nil {
 		r.tracer.Record(&rec)
 	}
+}
+
+// capBody cuts s to at most n bytes on a rune boundary.
+func capBody(s string, n int) (string, bool) {
+	if n <= 0 || len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }
 
 // breakerStates adapts the breakers to the metrics' view.
@@ -145,4 +165,36 @@ func (a *App) newTracer() *tracing.Exporter {
 	a.Log.Info("tracing: exporting spans over OTLP/HTTP", "endpoint", tc.OTLPEndpoint, "sample_ratio", tc.SampleRatio)
 	return tracing.New(tracing.Options{Endpoint: tc.OTLPEndpoint, Headers: headers, ServiceName: tc.ServiceName,
 		SampleRatio: tc.SampleRatio, Logger: a.Log})
+}
+
+// retainEvery deletes stored bodies and records past their retention
+// (audit.bodies.retention, audit.retention) now and then every interval,
+// until ctx ends.
+func (a *App) retainEvery(ctx context.Context, interval time.Duration) {
+	cfg := a.Config.Audit
+	if cfg.Retention == 0 && cfg.Bodies == nil {
+		return
+	}
+	for {
+		now := time.Now()
+		if b := cfg.Bodies; b != nil {
+			if n, err := a.db.PurgeBodies(ctx, now.Add(-time.Duration(b.Retention))); err != nil {
+				a.Log.Warn("audit: deleting bodies past their retention failed; retrying later", "err", err)
+			} else if n > 0 {
+				a.Log.Info("audit: bodies past their retention deleted", "bodies", n, "retention", b.Retention.String())
+			}
+		}
+		if cfg.Retention > 0 {
+			if n, err := a.db.PurgeRecords(ctx, now.Add(-time.Duration(cfg.Retention))); err != nil {
+				a.Log.Warn("audit: deleting records past their retention failed; retrying later", "err", err)
+			} else if n > 0 {
+				a.Log.Info("audit: records past their retention deleted, up to a signed checkpoint", "records", n, "retention", cfg.Retention.String())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }

@@ -23,7 +23,8 @@ import (
 //	Hash = hex(SHA-256("airgw-audit-v1\n" Chain "\n" Seq "\n" PrevHash "\n" SHA-256(body)))
 //
 // where body is the record's JSON (encoding/json, struct order) with Chain,
-// Seq, PrevHash and Hash cleared and times in UTC, and Seq is in decimal.
+// Seq, PrevHash, Hash and Bodies cleared and times in UTC, and Seq is in
+// decimal.
 // Changing, removing, inserting or reordering a record breaks the links
 // after it. Someone who can rewrite the whole database could recompute
 // every hash, so the writer also signs checkpoints (Checkpoint) of its
@@ -36,6 +37,7 @@ const hashDomain = "airgw-audit-v1\n"
 func Body(r *Record) ([]byte, error) {
 	c := *r
 	c.Chain, c.Seq, c.PrevHash, c.Hash = "", 0, "", ""
+	c.Bodies = nil // deleted by their retention: never hashed
 	c.Start, c.End = c.Start.UTC(), c.End.UTC()
 	if c.Kind == "" {
 		c.Kind = KindRequest

@@ -71,9 +71,24 @@ type Record struct {
 	PrevHash string `json:"prev_hash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
 
+	// Bodies holds the prompt and the response when body storage is on for
+	// the request's key or team (nil otherwise). They are PII-redacted,
+	// stored apart from the record, deleted after their own retention, and
+	// not covered by Hash.
+	Bodies *Bodies `json:"bodies,omitempty"`
+
 	// TraceParent is the W3C traceparent the client sent, carried to the
 	// tracer only: it is never stored, exported or hashed.
 	TraceParent string `json:"-"`
+}
+
+// Bodies are a request's prompt (the request body as the client sent it)
+// and response (the provider's body, or the text streamed to the client).
+type Bodies struct {
+	Request  string `json:"request"`
+	Response string `json:"response"`
+	// Truncated is set when either was cut to audit.bodies.max_bytes.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Record kinds.
@@ -161,6 +176,26 @@ const ErrorClassAny = "any"
 // Source reads records back, oldest first.
 type Source interface {
 	QueryRecords(ctx context.Context, f Filter, fn func(Record) error) error
+}
+
+// BodySource reads the bodies stored with a record.
+type BodySource interface {
+	// RecordBodies returns the bodies of a request, nil when none are
+	// stored (not enabled, or past their retention).
+	RecordBodies(ctx context.Context, requestID string) (*Bodies, error)
+}
+
+// Purger deletes what is past its retention.
+type Purger interface {
+	// PurgeBodies deletes stored bodies created before before.
+	PurgeBodies(ctx context.Context, before time.Time) (int64, error)
+	// PurgeRecords deletes the records that started before before. A
+	// chain is cut only at a signed checkpoint, so that verification still
+	// starts from a vouched record: the records after a chain's last
+	// checkpoint before the cut-off are kept until a later one, and the
+	// records before it go with it (one may have started a request's
+	// duration after the cut-off).
+	PurgeRecords(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Follower reads records in the order they were stored, which is not the

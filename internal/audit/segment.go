@@ -74,12 +74,15 @@ func appendFrame(b []byte, typ byte, at int64, payload ...[]byte) []byte {
 }
 
 // recordPrefix encodes the fixed part of a record frame's payload: the
-// request id, Seq, PrevHash and Hash; the record's Body follows it.
-func recordPrefix(b []byte, r *Record) []byte {
+// request id, Seq, PrevHash, Hash and the JSON of the record's Bodies
+// (empty without); the record's Body follows it.
+func recordPrefix(b []byte, r *Record, bodies []byte) []byte {
 	b = appendShort(b, r.RequestID)
 	b = binary.LittleEndian.AppendUint64(b, uint64(r.Seq))
 	b = appendShort(b, r.PrevHash)
-	return appendShort(b, r.Hash)
+	b = appendShort(b, r.Hash)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(bodies)))
+	return append(b, bodies...)
 }
 
 // beginPrefix encodes the request id before a begin frame's JSON.
@@ -149,13 +152,24 @@ func (f *frame) record() (Record, error) {
 	}
 	seq := int64(binary.LittleEndian.Uint64(p))
 	prev, p, ok1 := readShort(p[8:])
-	hash, body, ok2 := readShort(p)
-	if !ok1 || !ok2 {
+	hash, p, ok2 := readShort(p)
+	if !ok1 || !ok2 || len(p) < 4 {
 		return Record{}, errTorn
 	}
+	n := int(binary.LittleEndian.Uint32(p))
+	if len(p) < 4+n {
+		return Record{}, errTorn
+	}
+	bodies, body := p[4:4+n], p[4+n:]
 	var r Record
 	if err := json.Unmarshal(body, &r); err != nil {
 		return Record{}, fmt.Errorf("audit: spool: record %s: %w", id, err)
+	}
+	if n > 0 {
+		r.Bodies = new(Bodies)
+		if err := json.Unmarshal(bodies, r.Bodies); err != nil {
+			return Record{}, fmt.Errorf("audit: spool: record %s: bodies: %w", id, err)
+		}
 	}
 	r.Seq, r.PrevHash, r.Hash = seq, prev, hash
 	return r, nil

@@ -286,6 +286,10 @@ func (s *Spool) Write(rec Record) {
 		body = []byte("{}")
 	}
 	sum := sha256.Sum256(body)
+	var bodies []byte
+	if rec.Bodies != nil {
+		bodies, _ = json.Marshal(rec.Bodies)
+	}
 	at := s.o.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -298,7 +302,7 @@ func (s *Spool) Write(rec Record) {
 	// No longer open, before the append: a rotation it causes must not
 	// carry the mark past the record.
 	delete(s.open, rec.RequestID)
-	s.buf = appendFrame(s.buf[:0], frameRecord, at, recordPrefix(nil, &rec), body)
+	s.buf = appendFrame(s.buf[:0], frameRecord, at, recordPrefix(nil, &rec, bodies), body)
 	end, err := s.append(s.buf)
 	if err != nil {
 		s.writeErrs.Add(1)

@@ -211,7 +211,7 @@ func TestSpoolTornTail(t *testing.T) {
 	r := rec(10)
 	sum := [32]byte{}
 	Link(&r, "x", Head{}, &sum)
-	frame := appendFrame(nil, frameRecord, 1, recordPrefix(nil, &r), []byte(`{"request_id":"req-0010"}`))
+	frame := appendFrame(nil, frameRecord, 1, recordPrefix(nil, &r, nil), []byte(`{"request_id":"req-0010"}`))
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(frame[:len(frame)-5])
 	f.Close()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,9 @@ func (g *Gateway) finish(s *state) {
 		s.estimate()
 	}
 	rec := g.record(s)
+	if s.keepBodies {
+		rec.Bodies = s.bodies()
+	}
 	if g.audit != nil {
 		g.audit.Write(rec)
 	}
@@ -43,6 +47,7 @@ func (g *Gateway) finish(s *state) {
 // begin marks the request in flight in the audit trail, when the audit log
 // can (AuditBeginner), just before the first upstream attempt.
 func (g *Gateway) begin(_ context.Context, s *state) error {
+	s.keepBodies = s.rt.StoreBodies != nil && s.rt.StoreBodies(s.key)
 	b, ok := g.audit.(AuditBeginner)
 	if !ok {
 		return nil
@@ -58,6 +63,23 @@ func (g *Gateway) begin(_ context.Context, s *state) error {
 		return e
 	}
 	return nil
+}
+
+// bodies returns the request as the client sent it and the response: the
+// provider's body when it was relayed as is, the choices otherwise, or the
+// text streamed to the client. The audit log redacts and caps them.
+func (s *state) bodies() *audit.Bodies {
+	b := &audit.Bodies{Request: string(s.Body)}
+	switch {
+	case s.response != nil && s.response.Native != nil:
+		b.Response = string(s.response.Native.Body)
+	case s.response != nil:
+		out, _ := json.Marshal(s.response.Choices)
+		b.Response = string(out)
+	default:
+		b.Response = string(s.streamed)
+	}
+	return b
 }
 
 func (g *Gateway) record(s *state) audit.Record {

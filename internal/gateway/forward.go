@@ -189,6 +189,9 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 		if err := s.Out.WriteResponse(resp); err != nil {
 			return clientGone(err)
 		}
+		if s.keepBodies {
+			s.response = resp
+		}
 		return nil
 	}
 	idle := firstPositive(t.IdleTimeout, s.route.IdleTimeout, s.rt.IdleTimeout)

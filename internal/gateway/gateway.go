@@ -77,6 +77,9 @@ type Runtime struct {
 	Backoff retry.Backoff
 	// Rules send requests of a purpose or tag to another alias.
 	Rules []Rule
+	// StoreBodies reports whether the prompt and response of a key's
+	// requests go into its audit record (audit.bodies); nil: never.
+	StoreBodies func(k *keys.Key) bool
 }
 
 // Rule routes by request metadata: a request for Model (any model when
@@ -311,8 +314,12 @@ type state struct {
 	// client's stream after the audit record is written, so that a client
 	// never sees a complete response whose record could be lost.
 	ended bool
-	ttft  time.Duration
-	err   *llm.Error
+	// keepBodies is set when the record carries the bodies; response is
+	// then the non-streamed answer sent.
+	keepBodies bool
+	response   *llm.Response
+	ttft       time.Duration
+	err        *llm.Error
 
 	// Idempotency-Key: the claim settled after finish, or the stored
 	// result replayed instead of a provider call.

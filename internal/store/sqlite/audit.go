@@ -144,6 +144,12 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 		if err != nil {
 			return nil, err
 		}
+		if b := r.rec.Bodies; b != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_bodies (request_id, created_ns, request, response, truncated) VALUES (?, ?, ?, ?, ?)`,
+				r.rec.RequestID, r.rec.End.UnixNano(), b.Request, b.Response, b.Truncated); err != nil {
+				return nil, err
+			}
+		}
 		for _, tag := range r.rec.Tags {
 			if tagStmt == nil {
 				if tagStmt, err = tx.PrepareContext(ctx, insertTag); err != nil {

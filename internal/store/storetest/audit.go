@@ -23,6 +23,8 @@ type AuditStore = interface {
 	audit.ChainSource
 	audit.Follower
 	audit.UsageSource
+	audit.BodySource
+	audit.Purger
 }
 
 // fullRecord returns a record with every field set.
@@ -207,6 +209,7 @@ func TestAuditStore(t *testing.T, newStore func(t *testing.T) AuditStore) {
 	t.Run("Chain", func(t *testing.T) { testChain(t, newStore) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
 	t.Run("Follow", func(t *testing.T) { testFollow(t, newStore) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore) })
 
 	t.Run("CallbackErrorStops", func(t *testing.T) {
 		s := newStore(t)

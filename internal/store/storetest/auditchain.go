@@ -262,3 +262,68 @@ func testUsage(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		t.Errorf("Usage(unknown dimension) = %v, want an error naming it", err)
 	}
 }
+
+func testRetention(t *testing.T, newStore func(t *testing.T) AuditStore) {
+	ctx := context.Background()
+	t.Run("Bodies", func(t *testing.T) {
+		s := newStore(t)
+		r := fullRecord("with-bodies", base)
+		r.Bodies = &audit.Bodies{Request: `{"messages":[{"content":"hi [email]"}]}`, Response: "hello", Truncated: true}
+		recs, _ := chained("w1", audit.Head{}, r, fullRecord("without", base))
+		if err := s.InsertRecords(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.RecordBodies(ctx, "with-bodies")
+		if err != nil || got == nil || *got != *r.Bodies {
+			t.Errorf("RecordBodies = %+v, %v, want %+v", got, err, r.Bodies)
+		}
+		if got, err := s.RecordBodies(ctx, "without"); got != nil || err != nil {
+			t.Errorf("RecordBodies(a record without) = %+v, %v, want nil", got, err)
+		}
+		// Deleted after their retention; the record stays and verifies.
+		if n, err := s.PurgeBodies(ctx, r.End.Add(time.Second)); err != nil || n != 1 {
+			t.Errorf("PurgeBodies = %d, %v, want 1", n, err)
+		}
+		if got, _ := s.RecordBodies(ctx, "with-bodies"); got != nil {
+			t.Errorf("bodies still there after PurgeBodies: %+v", got)
+		}
+		if rep, err := audit.Verify(ctx, s, audit.VerifyOptions{}); err != nil || !rep.OK || rep.Records != 2 {
+			t.Errorf("Verify after purging bodies = %+v, %v, want 2 records OK", rep, err)
+		}
+	})
+	t.Run("Records", func(t *testing.T) {
+		s := newStore(t)
+		var recs []audit.Record
+		for i := range 30 {
+			recs = append(recs, fullRecord(fmt.Sprintf("r%02d", i), base.Add(time.Duration(i)*time.Minute)))
+		}
+		recs, _ = chained("w1", audit.Head{}, recs...)
+		old := fullRecord("unchained-old", base)
+		newer := fullRecord("unchained-new", base.Add(time.Hour))
+		if err := s.InsertRecords(ctx, append(recs, old, newer)); err != nil {
+			t.Fatal(err)
+		}
+		var cps []audit.Checkpoint
+		for _, i := range []int{9, 19, 29} {
+			cp := audit.Checkpoint{Chain: "w1", Seq: recs[i].Seq, Hash: recs[i].Hash, Time: recs[i].Start}
+			cp.Sign(signer)
+			cps = append(cps, cp)
+		}
+		if err := s.InsertCheckpoints(ctx, cps); err != nil {
+			t.Fatal(err)
+		}
+		// Cut-off at minute 25: the last checkpoint before it is seq 20.
+		n, err := s.PurgeRecords(ctx, base.Add(25*time.Minute))
+		if err != nil || n != 21 {
+			t.Errorf("PurgeRecords = %d, %v, want 21 (seq 1 to 20 and the old unchained record)", n, err)
+		}
+		got := ids(query(t, s, audit.Filter{}))
+		if len(got) != 11 || got[0] != "r20" || got[10] != "unchained-new" {
+			t.Errorf("records left = %v, want r20..r29 and unchained-new", got)
+		}
+		rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Trusted: []ed25519.PublicKey{signer.Public().(ed25519.PublicKey)}})
+		if err != nil || !rep.OK || rep.Chains[0].FirstSeq != 21 {
+			t.Errorf("Verify after PurgeRecords = %+v, %v, want OK from seq 21 (vouched by the checkpoint at 20)", rep, err)
+		}
+	})
+}
