@@ -15,7 +15,7 @@ import (
 // models, 5 providers, 30 purposes, 50 tags, 2% errors).
 func benchQuery(ctx context.Context, db *sqlite.DB, n int) {
 	now := time.Now().UTC()
-	generate(ctx, db, n, now)
+	ensure(ctx, db, n, now)
 	day := 24 * time.Hour
 	exports := []struct {
 		name string

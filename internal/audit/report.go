@@ -33,9 +33,12 @@ func ParseGroupBy(s string) ([]string, error) {
 // by is the query's GroupBy.
 func WriteUsageTable(w io.Writer, rows []UsageRow, by []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := slices.Clone(by)
-	if slices.Contains(by, ByKey) {
-		head = append(head, "key_name")
+	var head []string
+	for _, d := range by {
+		head = append(head, d)
+		if d == ByKey {
+			head = append(head, "key_name")
+		}
 	}
 	head = append(head, "requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
@@ -48,9 +51,9 @@ func WriteUsageTable(w io.Writer, rows []UsageRow, by []string) error {
 				v = "-"
 			}
 			cols = append(cols, v)
-		}
-		if slices.Contains(by, ByKey) {
-			cols = append(cols, r.KeyName)
+			if d == ByKey {
+				cols = append(cols, r.KeyName)
+			}
 		}
 		cols = append(cols, counts(r)...)
 		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")

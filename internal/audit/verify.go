@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // ChainSource is what verification reads from a store.
@@ -149,7 +151,7 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, o VerifyOpt
 		return fail(Problem{Kind: ProblemBroken, Seq: prev.Seq, RequestID: prev.RequestID,
 			Detail: fmt.Sprintf("record seq %d (request %s) was inserted: request %s links directly to seq %d", prev.Seq, prev.RequestID, r.RequestID, beforePrev.Seq)})
 	}
-	var check func(r Record, dead bool) error
+	var check func(r Record, want string, hashErr error, dead bool) error
 	// fill checks the dead-lettered records of seq from up to before to,
 	// stopping at the first one the dead-letter file lacks.
 	fill := func(from, to int64) error {
@@ -161,16 +163,16 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, o VerifyOpt
 			if !ok {
 				return nil
 			}
-			if err := check(d, true); err != nil {
+			want, herr := HashOf(&d)
+			if err := check(d, want, herr, true); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	check = func(r Record, dead bool) error {
-		want, err := HashOf(&r)
-		if err != nil {
-			return fail(Problem{Kind: ProblemAltered, Seq: r.Seq, RequestID: r.RequestID, Detail: "the record cannot be encoded: " + err.Error()})
+	check = func(r Record, want string, hashErr error, dead bool) error {
+		if hashErr != nil {
+			return fail(Problem{Kind: ProblemAltered, Seq: r.Seq, RequestID: r.RequestID, Detail: "the record cannot be encoded: " + hashErr.Error()})
 		}
 		switch {
 		case prev == nil && r.Seq != 1 && !vouchesFor(cps, r.Seq-1, r.PrevHash):
@@ -225,7 +227,7 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, o VerifyOpt
 		prev = &last
 		return ctx.Err()
 	}
-	err = src.ChainRecords(ctx, chain, func(r Record) error {
+	err = hashed(ctx, src, chain, func(r Record, want string, hashErr error) error {
 		switch {
 		case prev != nil && r.Seq > prev.Seq+1:
 			if err := fill(prev.Seq+1, r.Seq); err != nil {
@@ -236,7 +238,7 @@ func verifyChain(ctx context.Context, src ChainSource, chain string, o VerifyOpt
 				return err
 			}
 		}
-		return check(r, false)
+		return check(r, want, hashErr, false)
 	})
 	if err == nil && len(cps) > 0 {
 		err = fill(cr.LastSeq+1, cps[len(cps)-1].Seq+1)
@@ -267,4 +269,87 @@ func seqRange(a, b int64) string {
 		return fmt.Sprintf("seq %d", a)
 	}
 	return fmt.Sprintf("seq %d to %d", a, b)
+}
+
+// hashBatch is a run of records read in chain order, hashed by a worker.
+type hashBatch struct {
+	recs   []Record
+	hashes []string
+	errs   []error
+	done   chan struct{}
+}
+
+// hashed reads chain's records in Seq order and calls fn with each one and
+// the hash it should carry, in order. Hashing, most of the work after
+// reading, runs on every core while the next records are read.
+func hashed(ctx context.Context, src ChainSource, chain string, fn func(r Record, want string, hashErr error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const size = 512
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan *hashBatch, workers)
+	ordered := make(chan *hashBatch, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := range work {
+				for i := range b.recs {
+					b.hashes[i], b.errs[i] = HashOf(&b.recs[i])
+				}
+				close(b.done)
+			}
+		})
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		cur := &hashBatch{done: make(chan struct{})}
+		send := func() bool {
+			cur.hashes, cur.errs = make([]string, len(cur.recs)), make([]error, len(cur.recs))
+			select {
+			case work <- cur:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case ordered <- cur:
+			case <-ctx.Done():
+				return false
+			}
+			cur = &hashBatch{done: make(chan struct{})}
+			return true
+		}
+		err := src.ChainRecords(ctx, chain, func(r Record) error {
+			cur.recs = append(cur.recs, r)
+			if len(cur.recs) == size && !send() {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err == nil && len(cur.recs) > 0 {
+			send()
+		}
+		readErr <- err
+	}()
+	var err error
+	for b := range ordered {
+		<-b.done
+		for i := range b.recs {
+			if err == nil {
+				err = fn(b.recs[i], b.hashes[i], b.errs[i])
+			}
+		}
+		if err != nil {
+			cancel() // stop reading; drain what is queued
+		}
+	}
+	wg.Wait()
+	if rerr := <-readErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+		err = rerr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
