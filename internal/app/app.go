@@ -110,6 +110,7 @@ func (a *App) Records() audit.Source { return a.db }
 // mounts the same.
 type Trail interface {
 	audit.Source
+	audit.BodySource
 	audit.Follower
 	audit.ChainSource
 	audit.UsageSource

@@ -68,12 +68,16 @@ func (e *env) auditExport(args []string) error {
 	var cf configFlags
 	cf.register(fs)
 	format := fs.String("format", "jsonl", "output format: jsonl or csv")
+	withBodies := fs.Bool("with-bodies", false, "include the stored prompt and response of each record (jsonl only; audit.bodies)")
 	filter := filterFlags(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != audit.FormatJSONL && *format != audit.FormatCSV {
 		return usagef("audit export: --format %q: use jsonl or csv", *format)
+	}
+	if *withBodies && *format != audit.FormatJSONL {
+		return usagef("audit export: --with-bodies needs --format jsonl: bodies do not fit in a CSV cell")
 	}
 	f, err := filter(time.Now())
 	if err != nil {
@@ -84,7 +88,18 @@ func (e *env) auditExport(args []string) error {
 		if err != nil {
 			return err
 		}
-		err = a.Trail().QueryRecords(ctx, f, ex.Write)
+		write := ex.Write
+		if *withBodies {
+			write = func(r audit.Record) error {
+				b, err := a.Trail().RecordBodies(ctx, r.RequestID)
+				if err != nil {
+					return err
+				}
+				r.Bodies = b
+				return ex.Write(r)
+			}
+		}
+		err = a.Trail().QueryRecords(ctx, f, write)
 		if cerr := ex.Close(); err == nil {
 			err = cerr
 		}

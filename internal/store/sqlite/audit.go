@@ -353,6 +353,14 @@ func filterSQL(f audit.Filter) (string, []any, error) {
 			add(c.col+" = ?", c.v)
 		}
 	}
+	// The indexes on these columns leave out empty values (migration
+	// 0020): say that the query does too, so that SQLite may use them.
+	if f.EndUser != "" {
+		where = append(where, "end_user != ''")
+	}
+	if f.Purpose != "" {
+		where = append(where, "purpose != ''")
+	}
 	if f.Status != 0 {
 		add("status = ?", f.Status)
 	}
@@ -362,6 +370,7 @@ func filterSQL(f audit.Filter) (string, []any, error) {
 		where = append(where, "error_class != ''")
 	default:
 		add("error_class = ?", f.ErrorClass)
+		where = append(where, "error_class != ''")
 	}
 	if f.Tag != "" {
 		add("id IN (SELECT record_id FROM audit_tags WHERE tag = ?)", f.Tag)
