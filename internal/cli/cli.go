@@ -35,11 +35,11 @@ Usage:
   airgw audit export [--format jsonl|csv] [--since 24h|2026-01-02] [--until …] [filters]
   airgw audit tail [-f] [-n 10] [filters]   the newest records; -f follows new ones
   airgw audit verify [--public-key KEY]     check the hash chains and signed checkpoints
+  airgw migrate [--config FILE]      apply database migrations and exit
+  airgw version
 
 Filters (audit export, audit tail, usage): --key ID --team T --user U --model M
   --provider P --purpose P --tag T --status 429 --error-class C|any --kind request|admin|reload
-  airgw migrate [--config FILE]      apply database migrations and exit
-  airgw version
 
 The config file is --config, else $AIRGW_CONFIG, else ./airgw.yaml.
 Every command that reads the database also accepts --demo to use the demo
