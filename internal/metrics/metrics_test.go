@@ -2,7 +2,9 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
@@ -250,4 +252,44 @@ func BenchmarkObserve(b *testing.B) {
 			r.Observe(&rec)
 		}
 	})
+}
+
+// TestDashboardUsesRealMetrics keeps deploy/grafana/airgw.json in step
+// with the metrics: every airgw_ name it queries is one that /metrics
+// serves.
+func TestDashboardUsesRealMetrics(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/grafana/airgw.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	r := New(Options{Spool: func() audit.SpoolStats { return audit.SpoolStats{} }, Breakers: func() []Breaker { return nil },
+		Budgets: fakeBudgets{}, Reloads: fakeReloads{}})
+	r.Observe(ptr(record("m", "p", "t", 200, "")))
+	var text bytes.Buffer
+	r.Write(&text)
+	name := regexp.MustCompile(`airgw_[a-z_]+`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				n++
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if !strings.Contains(text.String(), "# TYPE "+base+" ") {
+					t.Errorf("panel %q queries %s, which /metrics does not serve", p.Title, m)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("the dashboard queries %d metrics; the check proves little", n)
+	}
 }
