@@ -14,8 +14,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/airgw/airgw/internal/admin"
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
@@ -25,6 +28,7 @@ import (
 	"github.com/airgw/airgw/internal/metrics"
 	"github.com/airgw/airgw/internal/pricing"
 	"github.com/airgw/airgw/internal/redact"
+	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 	"github.com/airgw/airgw/internal/server"
@@ -37,16 +41,26 @@ var Version = "dev"
 // App is an opened gateway: storage, key checking and audit writing, ready
 // to serve or to answer CLI commands.
 type App struct {
+	// Config is the config the App was opened with; Running returns the
+	// one in force after reloads.
 	Config *config.Config
 	Log    *slog.Logger
-
-	// Budgets and Reloads, when set before Serve, feed the budget and
-	// reload gauges of /metrics.
-	Budgets metrics.BudgetSource
-	Reloads metrics.ReloadSource
+	// DemoAdmin lets the admin API run without a credential when it
+	// listens on loopback (airgw serve --demo).
+	DemoAdmin bool
+	// AdminReady, if set, receives the admin listener's address once open.
+	AdminReady func(addr net.Addr)
+	// Settings is what the admin API shows of the config in force; a
+	// reload stores the new config's (see adminSettings).
+	Settings atomic.Pointer[admin.Settings]
 
 	db     *sqlite.DB
 	hasher *keys.Hasher
+
+	reloadOpts ReloadOptions
+	reloadMu   sync.Mutex // serializes reloads; guards live
+	live       *running   // nil unless serving
+	cfg        atomic.Pointer[config.Config]
 }
 
 // Open opens the storage named by cfg and loads (or creates) the HMAC
@@ -125,7 +139,7 @@ func (a *App) Trail() Trail { return a.db }
 // nil, receives the bound address once the listener is open.
 func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	cfg := a.Config
-	rt, warns, err := BuildRuntime(cfg, pricing.Default())
+	rt, warns, cl, err := buildRuntime(cfg, pricing.Default(), nil)
 	if err != nil {
 		return err
 	}
@@ -142,6 +156,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		return err
 	}
 	auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{Logger: a.Log})
+	// Spend is rebuilt from the audit trail before the first request:
+	// every record of past requests is in the database by now.
+	gov, err := a.openGovernance(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	govCtx, stopGov := context.WithCancel(context.WithoutCancel(ctx))
+	waitGov := gov.run(govCtx)
+	defer func() { stopGov(); waitGov() }()
 	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
 	// Idempotency-Key results live in the database; a claim counts as
 	// abandoned once older than the longest request timeout plus a margin.
@@ -157,11 +180,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	go func() { defer close(retained); a.retainEvery(purgeCtx, time.Hour) }()
 	defer func() { stopPurge(); <-retained }()
 	defer func() { stopPurge(); <-purged }()
+	tracker := reload.NewTracker(cfg.Hash(), time.Now())
 	reg := metrics.New(metrics.Options{
 		Spool:    aw.Stats,
 		Breakers: breakerStates(breakers),
-		Budgets:  a.Budgets,
-		Reloads:  a.Reloads,
+		Budgets:  budgetGauges{a},
+		Reloads:  reloadGauges{tracker},
 		Version:  Version,
 	})
 	rec := &recorder{spool: aw, metrics: reg, tracer: a.newTracer()}
@@ -177,14 +201,24 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 			}
 		}()
 	}
-	gw := gateway.New(rt, gateway.Options{
+	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
+	gw := gateway.New(rt, gov.options(gateway.Options{
 		Auth: auth, Audit: rec, Logger: a.Log,
 		Breakers: breakers,
-		Budget:   retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min),
-		Latency:  route.NewLatency(),
+		Budget:   budget,
+		Latency:  latency,
 
 		Idempotency: idem,
-	})
+	}))
+	a.Settings.Store(adminSettings(cfg))
+	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Audit: aw,
+		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
+	adm, err := a.startAdmin(ctx, cfg, svc)
+	if err != nil {
+		_ = aw.Close(context.Background())
+		_ = auth.Close(context.Background())
+		return err
+	}
 	handler := server.New(gw, server.Options{
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
@@ -193,7 +227,15 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		},
 		Breakers: breakers.States,
 		Metrics:  reg,
+		Config:   func() string { return tracker.Snapshot().Degraded() },
 	})
+	a.cfg.Store(cfg)
+	a.reloadMu.Lock()
+	a.live = &running{gw: gw, srv: handler, breakers: breakers, budget: budget, latency: latency,
+		audit: aw, cfg: cfg, clients: cl, tracker: tracker, spend: gov.budgets}
+	a.reloadMu.Unlock()
+	stopReloaders := a.startReloaders(ctx, cfg)
+	defer stopReloaders()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
@@ -208,6 +250,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		if p, ok := cfg.Position("server.listen"); ok {
 			where = " (" + p.String() + ")"
 		}
+		adm.shutdown(context.Background())
 		return fmt.Errorf("listening on %s%s: %w", cfg.Server.Listen, where, err)
 	}
 	a.Log.Info("airgw listening", "addr", ln.Addr().String(), "models", len(rt.Routes.Names()), "config_hash", shortHash(cfg.Hash()))
@@ -222,13 +265,20 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	a.Log.Info("airgw shutting down", "drain_timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
+	// No reload from here on: the audit writer is about to close.
+	stopReloaders()
+	a.reloadMu.Lock()
+	a.live = nil
+	a.reloadMu.Unlock()
+	drain := time.Duration(a.Running().Server.ShutdownTimeout)
+	a.Log.Info("airgw shutting down", "drain_timeout", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		a.Log.Warn("drain cut short; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
+	adm.shutdown(sctx)
 	// Every handler has returned: each wrote its record. Store them all;
 	// what the database cannot take in time stays in the spool for the
 	// next start.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/metrics"
 	"github.com/airgw/airgw/internal/redact"
+	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/tracing"
 )
 
@@ -197,4 +199,28 @@ func (a *App) retainEvery(ctx context.Context, interval time.Duration) {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// budgetGauges shows the key, team and global budgets in force on
+// /metrics; per-user budgets stay out (end users are unbounded).
+type budgetGauges struct{ a *App }
+
+func (b budgetGauges) Budgets() []metrics.Budget {
+	var out []metrics.Budget
+	for _, st := range b.a.BudgetSnapshot() {
+		scope, name, _ := strings.Cut(st.Account, ":")
+		if scope == "user" {
+			continue
+		}
+		out = append(out, metrics.Budget{Scope: scope, Name: name, LimitNanoUSD: st.Spec.Limit, SpentNanoUSD: st.Spent})
+	}
+	return out
+}
+
+// reloadGauges shows configuration reloads on /metrics.
+type reloadGauges struct{ t *reload.Tracker }
+
+func (r reloadGauges) Reloads() metrics.ReloadStats {
+	st := r.t.Snapshot()
+	return metrics.ReloadStats{Succeeded: int64(st.Reloads - st.Failures), Failed: int64(st.Failures), LastSuccess: st.LastSuccess}
 }

@@ -36,13 +36,22 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 // provider clients, routes with their prices, team allow-lists and
 // deadlines. It makes no network calls.
 func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtime, []Warning, error) {
+	rt, warns, _, err := buildRuntime(cfg, catalog, nil)
+	return rt, warns, err
+}
+
+// buildRuntime is BuildRuntime for a reload: provider clients whose
+// settings are unchanged since prev (nil at startup) are reused. It also
+// returns the clients, for the next reload.
+func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (*gateway.Runtime, []Warning, *clients, error) {
 	providers := make(map[string]llm.Provider, len(cfg.Providers))
 	byName := make(map[string]*config.Provider, len(cfg.Providers))
+	pool := &clients{byName: make(map[string]*client, len(cfg.Providers))}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
-		client, err := newProvider(p, time.Duration(cfg.Routing.ConnectTimeout))
+		client, err := pool.provider(prev, p, time.Duration(cfg.Routing.ConnectTimeout))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
+			return nil, nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
 		}
 		providers[p.Name], byName[p.Name] = client, p
 	}
@@ -69,7 +78,11 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 				rt.Price = &p
 			} else if p, ok := catalogPrice(catalog, pricingType(pc), t.Model); ok {
 				rt.Price = &p
-			} else {
+			}
+			if rt.Price != nil && m.MaxOutputTokens > 0 {
+				rt.Price.MaxOutputTokens = int64(m.MaxOutputTokens) // bounds worst-case costs
+			}
+			if rt.Price == nil {
 				warns = append(warns, Warning{t.Pos, fmt.Sprintf("models.%s: upstream model %q of provider %q is not in the price catalog; requests routed to it are refused with model_unpriced until you set a price under models.%s.price", m.Name, t.Model, t.Provider, m.Name)})
 			}
 			targets = append(targets, rt)
@@ -84,18 +97,25 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		r.FirstTokenTimeout, r.IdleTimeout = time.Duration(m.FirstTokenTimeout), time.Duration(m.IdleTimeout)
 		routes = append(routes, r)
 	}
-	teams := make(map[string][]string, len(cfg.Teams))
-	for _, t := range cfg.Teams {
-		teams[t.Name] = t.Models
+	teams, err := teamsOf(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	global, err := policyRules("policies", "this gateway", &cfg.Policies)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	rc := cfg.Routing
 	rules := make([]gateway.Rule, 0, len(rc.Rules))
 	for _, r := range rc.Rules {
 		rules = append(rules, gateway.Rule{Purpose: r.Purpose, Tag: r.Tag, Model: r.Model, Use: r.Use})
 	}
-	return &gateway.Runtime{
+	rt := &gateway.Runtime{
 		Routes:            route.NewTable(routes...),
+		Policy:            global,
 		Teams:             teams,
+		Limits:            limitsOf(cfg.Limits),
+		Budget:            specOf(cfg.Budget),
 		Timeout:           time.Duration(rc.Timeout),
 		FirstTokenTimeout: time.Duration(rc.FirstTokenTimeout),
 		IdleTimeout:       time.Duration(rc.IdleTimeout),
@@ -103,7 +123,8 @@ func BuildRuntime(cfg *config.Config, catalog *pricing.Catalog) (*gateway.Runtim
 		Backoff:           retry.Backoff{Base: time.Duration(rc.Backoff.Base), Max: time.Duration(rc.Backoff.Max)},
 		Rules:             rules,
 		StoreBodies:       storeBodies(cfg.Audit.Bodies),
-	}, warns, nil
+	}
+	return rt, warns, pool, nil
 }
 
 // storeBodies is the runtime's audit.bodies rule: the keys named, and the
@@ -218,9 +239,59 @@ func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider
 		return nil, err
 	}
 	if p.Timeout > 0 {
-		client = &attemptTimeout{next: client, d: time.Duration(p.Timeout)}
+		client = withAttemptTimeout(client, time.Duration(p.Timeout))
 	}
 	return client, nil
+}
+
+// withAttemptTimeout bounds every call to p by d, keeping p's optional
+// capabilities (embeddings, token counting): the gateway finds them by
+// type assertion, so a wrapper that hid them would refuse embeddings.
+func withAttemptTimeout(p llm.Provider, d time.Duration) llm.Provider {
+	a := &attemptTimeout{next: p, d: d}
+	e, canEmbed := p.(llm.Embedder)
+	c, canCount := p.(llm.TokenCounter)
+	switch {
+	case canEmbed && canCount:
+		return struct {
+			*attemptTimeout
+			embedWithin
+			countWithin
+		}{a, embedWithin{e, d}, countWithin{c, d}}
+	case canEmbed:
+		return struct {
+			*attemptTimeout
+			embedWithin
+		}{a, embedWithin{e, d}}
+	case canCount:
+		return struct {
+			*attemptTimeout
+			countWithin
+		}{a, countWithin{c, d}}
+	}
+	return a
+}
+
+type embedWithin struct {
+	next llm.Embedder
+	d    time.Duration
+}
+
+func (e embedWithin) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.d)
+	defer cancel()
+	return e.next.Embed(ctx, req)
+}
+
+type countWithin struct {
+	next llm.TokenCounter
+	d    time.Duration
+}
+
+func (c countWithin) CountTokens(ctx context.Context, req *llm.Request) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.d)
+	defer cancel()
+	return c.next.CountTokens(ctx, req)
 }
 
 // httpClient returns the client for one provider: connection reuse, no

@@ -76,6 +76,7 @@ type Breaker struct {
 	consecutive int
 	openedAt    time.Time
 	probing     bool
+	opens       int64 // times the breaker opened, for metrics
 	// The ratio window: per-slot counts, slot i covering [start+i·w, …).
 	ok, bad   [buckets]int
 	slotStart time.Time
@@ -141,6 +142,7 @@ func (b *Breaker) Record(success bool) {
 
 func (b *Breaker) trip(now time.Time) {
 	b.state, b.openedAt, b.probing = Open, now, false
+	b.opens++
 }
 
 // State returns the breaker's state, moving an open breaker whose cooldown
@@ -206,8 +208,7 @@ type Set struct {
 	s   atomic.Pointer[Settings]
 	now func() time.Time
 
-	mu sync.Mutex
-	m  map[string]*Breaker
+	m sync.Map // target → *Breaker; read on every attempt, written once per target
 }
 
 // NewSet returns an empty set; now, if nil, is time.Now.
@@ -215,7 +216,7 @@ func NewSet(s Settings, now func() time.Time) *Set {
 	if now == nil {
 		now = time.Now
 	}
-	set := &Set{now: now, m: map[string]*Breaker{}}
+	set := &Set{now: now}
 	set.Configure(s)
 	return set
 }
@@ -224,14 +225,11 @@ func (s *Set) settings() *Settings { return s.s.Load() }
 
 // Get returns the breaker for target, creating it closed.
 func (s *Set) Get(target string) *Breaker {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[target]
-	if !ok {
-		b = &Breaker{set: s}
-		s.m[target] = b
+	if b, ok := s.m.Load(target); ok {
+		return b.(*Breaker)
 	}
-	return b
+	b, _ := s.m.LoadOrStore(target, &Breaker{set: s})
+	return b.(*Breaker)
 }
 
 // Configure replaces the settings for every breaker (a reload), keeping
@@ -241,19 +239,28 @@ func (s *Set) Configure(st Settings) {
 	s.s.Store(&st)
 }
 
+// Retain forgets the breakers of every target for which keep returns
+// false, so that a reload drops targets that are gone (or whose provider
+// changed) and /readyz stops reporting them. A request still in flight on
+// the old runtime that records an outcome for a forgotten target starts it
+// again, closed.
+func (s *Set) Retain(keep func(target string) bool) {
+	s.m.Range(func(k, _ any) bool {
+		if !keep(k.(string)) {
+			s.m.Delete(k)
+		}
+		return true
+	})
+}
+
 // States returns every target's state, sorted by target.
 func (s *Set) States() []TargetState {
-	s.mu.Lock()
-	names := make([]string, 0, len(s.m))
-	for n := range s.m {
-		names = append(names, n)
-	}
-	s.mu.Unlock()
-	sort.Strings(names)
-	out := make([]TargetState, 0, len(names))
-	for _, n := range names {
-		out = append(out, TargetState{Target: n, State: s.Get(n).State()})
-	}
+	var out []TargetState
+	s.m.Range(func(k, v any) bool {
+		out = append(out, TargetState{Target: k.(string), State: v.(*Breaker).State()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
 	return out
 }
 

@@ -121,3 +121,18 @@ func TestStatesAndConfigure(t *testing.T) {
 		t.Error("Configure reset a breaker's state")
 	}
 }
+
+func TestRetain(t *testing.T) {
+	set, _ := newSet(Settings{ConsecutiveFailures: 1})
+	for _, n := range []string{"gone/m", "kept/m", "changed/m"} {
+		set.Get(n).Record(false)
+	}
+	set.Retain(func(target string) bool { return target == "kept/m" })
+	got := set.States()
+	if len(got) != 1 || got[0] != (TargetState{"kept/m", Open}) {
+		t.Errorf("States() after Retain = %v, want only kept/m, still open", got)
+	}
+	if set.Get("changed/m").State() != Closed {
+		t.Error("a forgotten target came back open, want a fresh closed breaker")
+	}
+}

@@ -1,5 +1,5 @@
-// Package cli implements the airgw command line: serve, check, keys, audit,
-// migrate and version. Every command loads the config with the same loader
+// Package cli implements the airgw command line: serve, check, config, keys,
+// audit, migrate and version. Every command loads the config with the same loader
 // and reaches storage through the same code paths as the server.
 package cli
 
@@ -26,7 +26,16 @@ Usage:
   airgw serve [--config FILE]        run the gateway
   airgw serve --demo                 run with a built-in demo provider and print a ready key
   airgw check [--config FILE]        validate a config file offline
+  airgw check --config NEW --against FILE|running
+                                     show what a reload of NEW would change
+  airgw config show [--config FILE] [--running] [--format yaml|json]
+                                     the effective config, secrets redacted
   airgw keys create --name NAME [--team T] [--models a,b] [--expires 720h] [--json]
+        [--budget-usd 50 --period monthly [--soft]] [--rpm N] [--rpd N] [--tpm N] [--concurrent N]
+        [--allowed-ips 10.0.0.0/8,…] [--user-budget-usd 1 --user-period daily] [--user-rpm N]
+        [--metadata owner=ana,…]
+  airgw keys set ID|NAME [the flags of create] [--no-budget] [--no-limits] [--no-allowed-ips]
+  airgw keys rotate ID|NAME [--grace 24h] [--json]
   airgw keys list [--team T] [--all] [--json]
   airgw keys revoke ID|NAME [--json]
   airgw usage [--by team,model] [--since 30d] [filters] [--format table|json|csv]
@@ -60,6 +69,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = env.serve(args[1:])
 	case "check":
 		err = env.check(args[1:])
+	case "config":
+		err = env.config(args[1:])
 	case "keys":
 		err = env.keys(args[1:])
 	case "audit":
@@ -141,17 +152,27 @@ func (c *configFlags) load() (*config.Config, error) {
 	if c.dataDir != "" {
 		return nil, usagef("--data-dir applies to --demo only; set storage.data_dir in the config file")
 	}
-	path := c.path
-	if path == "" {
-		path = os.Getenv("AIRGW_CONFIG")
-	}
-	if path == "" {
-		path = "airgw.yaml"
+	path := c.file()
+	if c.path == "" && os.Getenv("AIRGW_CONFIG") == "" {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, usagef("no config file: pass --config FILE, set AIRGW_CONFIG, or create ./airgw.yaml (docs/configuration.md); to try airgw without one, run `airgw serve --demo`")
 		}
 	}
 	return config.Load(path)
+}
+
+// file is the config file the flags name: --config, else $AIRGW_CONFIG,
+// else ./airgw.yaml; "" with --demo, whose config has no file.
+func (c *configFlags) file() string {
+	switch {
+	case c.demo:
+		return ""
+	case c.path != "":
+		return c.path
+	case os.Getenv("AIRGW_CONFIG") != "":
+		return os.Getenv("AIRGW_CONFIG")
+	}
+	return "airgw.yaml"
 }
 
 // parseFlags parses args with fs, allowing flags after positional

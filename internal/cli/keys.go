@@ -17,7 +17,7 @@ import (
 
 func (e *env) keys(args []string) error {
 	if len(args) == 0 {
-		return usagef("keys: missing subcommand: create, list or revoke")
+		return usagef("keys: missing subcommand: create, list, revoke, rotate or set")
 	}
 	switch args[0] {
 	case "create":
@@ -26,8 +26,12 @@ func (e *env) keys(args []string) error {
 		return e.keysList(args[1:])
 	case "revoke":
 		return e.keysRevoke(args[1:])
+	case "rotate":
+		return e.keysRotate(args[1:])
+	case "set":
+		return e.keysSet(args[1:])
 	}
-	return usagef("keys: unknown subcommand %q: use create, list or revoke", args[0])
+	return usagef("keys: unknown subcommand %q: use create, list, revoke, rotate or set", args[0])
 }
 
 func (e *env) keysCreate(args []string) error {
@@ -38,6 +42,8 @@ func (e *env) keysCreate(args []string) error {
 	team := fs.String("team", "", "the team the key belongs to (must exist in the config)")
 	models := fs.String("models", "", "comma-separated model allow-list (default: every model the team may use)")
 	expires := fs.String("expires", "", "lifetime like 720h or 30d, or an RFC 3339 time (default: never)")
+	var sf settingsFlags
+	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the key as JSON")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -55,22 +61,28 @@ func (e *env) keysCreate(args []string) error {
 	if err != nil {
 		return usagef("keys create: --expires: %v", err)
 	}
+	var set keys.Settings
+	if err := sf.apply(fs, &set); err != nil {
+		return err
+	}
+	md, err := sf.metadataMap()
+	if err != nil {
+		return err
+	}
 	return e.withApp(&cf, func(ctx context.Context, a *app.App) error {
-		opts := keys.CreateOptions{Name: *name, Team: *team, ExpiresAt: exp}
+		opts := keys.CreateOptions{Name: *name, Team: *team, ExpiresAt: exp, Settings: set, Metadata: md}
 		if *models != "" {
 			for m := range strings.SplitSeq(*models, ",") {
 				opts.Models = append(opts.Models, strings.TrimSpace(m))
 			}
 		}
-		if err := checkAgainstConfig(a, opts); err != nil {
-			return err
-		}
-		plain, k, err := a.Keys().Create(ctx, opts)
+		svc, me := a.AdminService()
+		plain, k, err := svc.CreateKey(ctx, me, opts)
 		if err != nil {
 			if errors.Is(err, keys.ErrDuplicateName) {
 				return fmt.Errorf("an active key named %q already exists; choose another name or revoke it first (`airgw keys revoke %s`)", *name, *name)
 			}
-			return err
+			return adminError(err)
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, struct {
@@ -88,24 +100,6 @@ func (e *env) keysCreate(args []string) error {
 		fmt.Fprintln(e.stdout)
 		return nil
 	})
-}
-
-// checkAgainstConfig refuses a key whose team or models the config does not
-// know: such a key could never make a request.
-func checkAgainstConfig(a *app.App, o keys.CreateOptions) error {
-	if o.Team != "" && a.Config.Team(o.Team) == nil {
-		var names []string
-		for _, t := range a.Config.Teams {
-			names = append(names, t.Name)
-		}
-		return fmt.Errorf("team %q is not in the config; known teams: %s (add it under `teams:` first)", o.Team, orNone(names))
-	}
-	for _, m := range o.Models {
-		if a.Config.Model(m) == nil {
-			return fmt.Errorf("model %q is not in the config; known models: %s", m, orNone(modelNames(a.Config)))
-		}
-	}
-	return nil
 }
 
 func orNone(names []string) string {
@@ -192,7 +186,8 @@ func (e *env) keysRevoke(args []string) error {
 		return usagef("keys revoke: name the key to revoke by its id or name")
 	}
 	return e.withApp(&cf, func(ctx context.Context, a *app.App) error {
-		k, err := a.Keys().Revoke(ctx, pos[0])
+		svc, me := a.AdminService()
+		k, err := svc.RevokeKey(ctx, me, pos[0])
 		if err != nil {
 			if errors.Is(err, keys.ErrNotFound) {
 				return fmt.Errorf("no key with id or active name %q; `airgw keys list --all` shows every key", pos[0])

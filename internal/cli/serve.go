@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airgw/airgw/internal/app"
@@ -21,15 +23,25 @@ func (e *env) serve(args []string) error {
 	var cf configFlags
 	cf.register(fs)
 	listen := fs.String("listen", "", "override server.listen (host:port)")
+	watch := fs.Bool("watch", true, "reload when the config file (or a file: secret it reads) changes")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := cf.load()
+	// A reload loads the config exactly as here, overrides included, so
+	// that --listen is not reported as a change needing a restart.
+	load := func() (*config.Config, error) {
+		cfg, err := cf.load()
+		if err == nil && *listen != "" {
+			cfg.Server.Listen = *listen
+			if host, port, err := net.SplitHostPort(*listen); err == nil && port == "0" {
+				cfg.Server.AdminListen = net.JoinHostPort(host, "0") // both on free ports
+			}
+		}
+		return cfg, err
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
 	}
 	if cf.demo {
 		if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
@@ -42,6 +54,13 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.DemoAdmin = cf.demo
+	adminURL := ""
+	a.AdminReady = func(addr net.Addr) { adminURL = "http://" + addr.String() + "/admin/v1" }
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a.SetReload(app.ReloadOptions{Path: cf.file(), Load: load, Signals: hup, Watch: *watch && !cf.demo})
 
 	var ready func(net.Addr)
 	if cf.demo {
@@ -53,7 +72,7 @@ func (e *env) serve(args []string) error {
 		if cf.dataDir != "" {
 			exportCmd += " --data-dir " + cf.dataDir
 		}
-		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd) }
+		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd, adminURL) }
 	}
 	app.Version = version()
 	return a.Serve(e.ctx, ready)
@@ -67,7 +86,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd string) {
+func (e *env) printDemo(addr net.Addr, key string, cfg *config.Config, exportCmd, adminURL string) {
 	base := "http://" + addr.String() + "/v1"
 	body := `{"model":"demo-fast","stream":true,"messages":[{"role":"user","content":"Hello, airgw!"}]}`
 	fmt.Fprintf(e.stdout, `
@@ -91,8 +110,8 @@ Then see who used which model, for what, at what cost:
   %s
 
 (or with a built binary: airgw audit export --demo). Each start creates a fresh demo key.
-Press Ctrl-C to stop.
-`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd)
+%sPress Ctrl-C to stop.
+`, base, key, strings.Join(modelNames(cfg), ", "), cfg.Storage.SQLite, base, key, body, exportCmd, demoAdminLine(adminURL))
 }
 
 func modelNames(cfg *config.Config) []string {
@@ -108,6 +127,9 @@ func (e *env) check(args []string) error {
 	var cf configFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	target := fs.String("against", "", "also show what changes against FILE, or against the running gateway with `running`")
+	var af adminFlags
+	af.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -120,13 +142,18 @@ func (e *env) check(args []string) error {
 	cfg, err := cf.load()
 	if err != nil {
 		if *asJSON {
-			e.printCheckJSON(nil, nil, err)
+			e.printCheckJSON(nil, nil, nil, err)
 		}
 		return err
 	}
 	_, warns, err := app.BuildRuntime(cfg, pricing.Default())
+	var changes []config.Change
+	what := ""
+	if err == nil && *target != "" {
+		changes, what, err = e.against(cfg, *target, &af)
+	}
 	if *asJSON {
-		e.printCheckJSON(cfg, warns, err)
+		e.printCheckJSON(cfg, warns, changes, err)
 		return err
 	}
 	if err != nil {
@@ -137,16 +164,20 @@ func (e *env) check(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "ok: %d providers, %d models, %d teams (config sha256 %s)\n",
 		len(cfg.Providers), len(cfg.Models), len(cfg.Teams), cfg.Hash()[:12])
+	if *target != "" {
+		printChanges(e.stdout, changes, what, *target == "running")
+	}
 	return nil
 }
 
-func (e *env) printCheckJSON(cfg *config.Config, warns []app.Warning, err error) {
+func (e *env) printCheckJSON(cfg *config.Config, warns []app.Warning, changes []config.Change, err error) {
 	out := struct {
-		OK       bool     `json:"ok"`
-		Hash     string   `json:"sha256,omitempty"`
-		Errors   []string `json:"errors,omitempty"`
-		Warnings []string `json:"warnings,omitempty"`
-	}{OK: err == nil}
+		OK       bool            `json:"ok"`
+		Hash     string          `json:"sha256,omitempty"`
+		Errors   []string        `json:"errors,omitempty"`
+		Warnings []string        `json:"warnings,omitempty"`
+		Changes  []config.Change `json:"changes,omitempty"`
+	}{OK: err == nil, Changes: changes}
 	if cfg != nil {
 		out.Hash = cfg.Hash()
 	}
@@ -198,4 +229,11 @@ func (e *env) withApp(cf *configFlags, fn func(context.Context, *app.App) error)
 	}
 	defer a.Close()
 	return fn(e.ctx, a)
+}
+
+func demoAdminLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return "The admin API (keys, budgets, usage; open without a credential in demo mode only):\n\n  curl " + url + "/budgets\n\n"
 }

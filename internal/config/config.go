@@ -35,7 +35,7 @@ type Config struct {
 	Storage Storage `json:"storage"`
 	// Auth holds the secret that virtual keys are hashed with.
 	Auth Auth `json:"auth"`
-	// Admin holds the control-plane credential (not yet supported).
+	// Admin holds the control-plane credentials.
 	Admin Admin `json:"admin"`
 	// Log configures the process log.
 	Log Log `json:"log"`
@@ -51,11 +51,21 @@ type Config struct {
 	Routing Routing `json:"routing"`
 	// Teams lists the teams in file order.
 	Teams []Team `json:"teams"`
-	// Policies holds the default request policies (not yet supported).
+	// Policies holds the policies every request is checked against.
 	Policies Policies `json:"policies"`
+	// Budget is the gateway-wide spending limit; nil means none.
+	Budget *Budget `json:"budget,omitempty"`
+	// Limits are the gateway-wide rate limits; nil means none.
+	Limits *Limits `json:"limits,omitempty"`
+	// Timezone is the IANA zone in which daily, weekly and monthly budget
+	// periods start. Default UTC.
+	Timezone string `json:"timezone"`
+	// Alerts says where budget alerts go besides the log.
+	Alerts Alerts `json:"alerts"`
 
 	hash      string
 	positions map[string]Pos
+	secrets   map[string]secretSource // by concrete path, for Effective and Diff
 }
 
 // Hash returns the hex SHA-256 of the raw file bytes the Config was parsed
@@ -110,7 +120,9 @@ func hashBytes(data []byte) string {
 type Server struct {
 	// Listen is the data-plane address, host:port. Default 127.0.0.1:8080.
 	Listen string `json:"listen"`
-	// AdminListen is the admin API and dashboard address. Default 127.0.0.1:8081.
+	// AdminListen is the admin API and dashboard address. Default
+	// 127.0.0.1:8081. The admin API starts only when an admin credential
+	// is configured (or in demo mode on loopback).
 	AdminListen string `json:"admin_listen"`
 	// MaxBody is the largest request body accepted. Default 4MiB.
 	MaxBody Size `json:"max_body"`
@@ -150,11 +162,32 @@ type Auth struct {
 
 // Admin configures the control plane.
 type Admin struct {
-	// Key is the admin credential (not yet supported).
+	// Key is the credential of the built-in admin (role admin).
 	Key Secret `json:"key"`
+	// Credentials are further named admin credentials, each with a role,
+	// in file order.
+	Credentials []AdminCredential `json:"credentials,omitempty"`
 	// Pos is where the admin section starts; zero when absent.
 	Pos Pos `json:"-"`
 }
+
+// AdminCredential is one named credential of the admin API.
+type AdminCredential struct {
+	// Name is the key under admin.credentials; audit records name the
+	// actor "admin-key:<name>".
+	Name string `json:"name"`
+	// Key is the credential, at least 16 bytes.
+	Key Secret `json:"key"`
+	// Role is admin, auditor or team_admin.
+	Role string `json:"role"`
+	// Team is the team a team_admin manages; required for that role only.
+	Team string `json:"team,omitempty"`
+	// Pos is where the credential's name was written.
+	Pos Pos `json:"-"`
+}
+
+// HasAdminCredential reports whether any admin credential is configured.
+func (a *Admin) HasAdminCredential() bool { return a.Key != "" || len(a.Credentials) > 0 }
 
 // Log configures the process log.
 type Log struct {
@@ -279,8 +312,9 @@ type Model struct {
 	Fallbacks []string `json:"fallbacks,omitempty"`
 	// Price overrides the built-in price catalog; nil means use the catalog.
 	Price *ModelPrice `json:"price,omitempty"`
-	// MaxOutputTokens caps the output tokens of one request; zero means the
-	// catalog's figure.
+	// MaxOutputTokens is the most output tokens one request can produce,
+	// which bounds its worst-case cost when it sets no max_tokens; zero
+	// means the catalog's figure.
 	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
 	// ContextWindow is the model's context size in tokens; zero means the
 	// catalog's figure.
@@ -343,9 +377,9 @@ type Routing struct {
 	Timeout Duration `json:"timeout"`
 	// ConnectTimeout bounds opening a connection to a provider. Default 10s.
 	ConnectTimeout Duration `json:"connect_timeout"`
-	// FirstTokenTimeout bounds the wait for a stream's first event (a
-	// non-streaming answer's headers); zero means none. The attempt then
-	// fails over, as nothing was sent to the client yet.
+	// FirstTokenTimeout bounds the wait for a stream's first event; zero
+	// means none. The attempt then fails over, as nothing was sent to the
+	// client yet. Non-streaming answers are bounded by Timeout only.
 	FirstTokenTimeout Duration `json:"first_token_timeout"`
 	// IdleTimeout bounds the wait between two stream events; zero means none.
 	IdleTimeout Duration `json:"idle_timeout"`
@@ -395,67 +429,4 @@ type Rule struct {
 	Model   string `json:"model,omitempty"`
 	Use     string `json:"use"`
 	Pos     Pos    `json:"-"`
-}
-
-// Team groups keys that share a model allow-list, a budget and limits.
-type Team struct {
-	// Name is the key under teams.
-	Name string `json:"name"`
-	// Models is the team's allow-list of aliases. Nil means every model;
-	// an empty list allows none.
-	Models []string `json:"models"`
-	// Budget is the team's spending limit (not yet supported).
-	Budget *Budget `json:"budget,omitempty"`
-	// Limits are the team's rate limits (not yet supported).
-	Limits *Limits `json:"limits,omitempty"`
-	// Pos is where the team's name was written.
-	Pos Pos `json:"-"`
-}
-
-// Budget is a spending limit over a period.
-type Budget struct {
-	// Limit is the most that may be spent per period.
-	Limit Money `json:"limit_usd"`
-	// Period is daily, weekly, monthly or total.
-	Period string `json:"period"`
-	// Hard refuses requests that would exceed the limit; a soft budget
-	// only alerts. Default true.
-	Hard bool `json:"hard"`
-	// Pos is where the budget mapping starts.
-	Pos Pos `json:"-"`
-}
-
-// Limits are rate limits; zero means no limit.
-type Limits struct {
-	// RPM is requests per minute.
-	RPM int `json:"rpm,omitempty"`
-	// RPD is requests per day.
-	RPD int `json:"rpd,omitempty"`
-	// TPM is tokens per minute.
-	TPM int `json:"tpm,omitempty"`
-	// Concurrent is requests in flight at once.
-	Concurrent int `json:"concurrent,omitempty"`
-	// Pos is where the limits mapping starts.
-	Pos Pos `json:"-"`
-}
-
-// Policies are the default request policies (not yet supported).
-type Policies struct {
-	// RequirePurpose refuses requests without a purpose.
-	RequirePurpose bool `json:"require_purpose"`
-	// MaxPromptTokens refuses larger prompts; zero means no limit.
-	MaxPromptTokens int `json:"max_prompt_tokens"`
-	// PII configures personal-data detection; nil means off.
-	PII *PII `json:"pii,omitempty"`
-}
-
-// PII configures detection of personal data in prompts.
-type PII struct {
-	// Action is redact, block or log.
-	Action string `json:"action"`
-	// Detect lists detectors: email, phone, credit_card, iban, us_ssn,
-	// ip_address, secret.
-	Detect []string `json:"detect"`
-	// Pos is where the pii mapping starts.
-	Pos Pos `json:"-"`
 }

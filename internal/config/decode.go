@@ -18,9 +18,10 @@ type decoder struct {
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) (string, error)
 	problems  []Problem
-	positions map[string]Pos  // where each written value is, by concrete path
-	failed    map[string]bool // paths with a problem, so later checks stay quiet
-	merges    int             // merge keys expanded so far, bounded by maxMerges
+	positions map[string]Pos          // where each written value is, by concrete path
+	failed    map[string]bool         // paths with a problem, so later checks stay quiet
+	secrets   map[string]secretSource // every secret written, by concrete path
+	merges    int                     // merge keys expanded so far, bounded by maxMerges
 }
 
 // maxMerges bounds merge-key expansion, so a file of merges of merges (a
@@ -319,14 +320,17 @@ func (d *decoder) secret(n *yaml.Node, p path, dst *Secret) {
 	if !ok {
 		return
 	}
+	src := secretSource{env: envReference(resolve(n).Value)}
 	if name, isFile := strings.CutPrefix(s, "file:"); isFile {
 		content, err := d.readFile(name)
 		if err != nil {
 			d.addf(d.pos(n), p, "cannot read secret file: %v", err)
 			return
 		}
-		s = content
+		s, src = content, secretSource{file: name}
 	}
+	src.value = Secret(s)
+	d.secrets[p.concrete] = src
 	*dst = Secret(s)
 }
 

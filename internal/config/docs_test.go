@@ -66,3 +66,27 @@ func TestDocsExamples(t *testing.T) {
 		t.Errorf("checked %d docs examples, want at least 3", checked)
 	}
 }
+
+// TestDocsRestartOnly keeps the restart table of docs/configuration.md in
+// step with RestartOnlySettings: every setting read only at startup is
+// listed there.
+func TestDocsRestartOnly(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Skipf("docs not found: %v", err)
+	}
+	doc := string(data)
+	start := strings.Index(doc, "## Reloading")
+	if start < 0 {
+		t.Fatal("docs/configuration.md has no \"## Reloading\" section")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	for _, p := range RestartOnlySettings() {
+		if !strings.Contains(section, "`"+p+"`") {
+			t.Errorf("docs/configuration.md, Reloading: the restart-only setting `%s` is not listed", p)
+		}
+	}
+}

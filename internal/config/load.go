@@ -44,6 +44,7 @@ func parse(name string, data []byte, lookupEnv func(string) (string, bool), read
 		readFile:  readFile,
 		positions: map[string]Pos{},
 		failed:    map[string]bool{},
+		secrets:   map[string]secretSource{},
 	}
 	fail := func(at Pos, msg string) (*Config, error) {
 		return nil, &Error{Problems: []Problem{{Pos: at, Message: msg}}}
@@ -90,6 +91,7 @@ func parse(name string, data []byte, lookupEnv func(string) (string, bool), read
 	}
 	c.hash = hashBytes(data)
 	c.positions = d.positions
+	c.secrets = d.secrets
 	return c, nil
 }
 

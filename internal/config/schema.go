@@ -24,6 +24,8 @@ var (
 	budgetPeriods = []string{"daily", "weekly", "monthly", "total"}
 	piiActions    = []string{"redact", "block", "log"}
 	piiDetectors  = []string{"email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "secret"}
+	capActions    = []string{"reject", "clamp"}
+	adminRoles    = []string{"admin", "auditor", "team_admin"}
 	strategies    = []string{"weighted", "priority", "lowest_latency", "lowest_cost"}
 )
 
@@ -37,10 +39,7 @@ func (d *decoder) root(n node, c *Config) {
 			c.Auth.Pos = d.pos(resolve(v))
 			d.object(v, p, []field{{"hmac_secret", func(v node, p path) { d.secret(v, p, &c.Auth.HMACSecret) }}})
 		}},
-		{"admin", func(v node, p path) {
-			c.Admin.Pos = d.pos(resolve(v))
-			d.object(v, p, []field{{"key", func(v node, p path) { d.secret(v, p, &c.Admin.Key) }}})
-		}},
+		{"admin", func(v node, p path) { d.admin(v, p, &c.Admin) }},
 		{"log", func(v node, p path) {
 			d.object(v, p, []field{
 				{"level", func(v node, p path) { d.enum(v, p, "log level", logLevels, &c.Log.Level) }},
@@ -58,7 +57,13 @@ func (d *decoder) root(n node, c *Config) {
 		{"teams", func(v node, p path) {
 			d.entries(v, p, func(k, v node, p path) { c.Teams = append(c.Teams, d.team(k, v, p)) })
 		}},
-		{"policies", func(v node, p path) { d.policies(v, p, &c.Policies) }},
+		{"policies", func(v node, p path) { c.Policies = d.policies(v, p) }},
+		{"budget", func(v node, p path) { c.Budget = d.budget(v, p) }},
+		{"limits", func(v node, p path) { c.Limits = d.limits(v, p, true) }},
+		{"timezone", func(v node, p path) {
+			parsed(d, v, p, "an IANA time zone like UTC or Europe/Paris", parseZone, &c.Timezone)
+		}},
+		{"alerts", func(v node, p path) { d.alerts(v, p, &c.Alerts) }},
 		{"tracing", func(v node, p path) { d.tracing(v, p, &c.Tracing) }},
 	})
 }
@@ -296,64 +301,6 @@ func parseRatio(s string) (float64, error) {
 		return 0, errors.New("must be a number from 0 to 1")
 	}
 	return f, nil
-}
-
-func (d *decoder) team(k, n node, p path) Team {
-	t := Team{Name: k.Value, Pos: d.pos(k)}
-	d.checkName(k, p, "team", false)
-	d.object(n, p, []field{
-		{"models", func(v node, p path) {
-			t.Models = []string{}
-			d.strs(v, p, func(s string, _ node, _ path) { t.Models = append(t.Models, s) })
-		}},
-		{"budget", func(v node, p path) {
-			b := &Budget{Hard: true, Pos: d.pos(resolve(v))}
-			if d.object(v, p, []field{
-				{"limit_usd", func(v node, p path) { d.money(v, p, &b.Limit) }},
-				{"period", func(v node, p path) { d.enum(v, p, "budget period", budgetPeriods, &b.Period) }},
-				{"hard", func(v node, p path) { d.boolean(v, p, &b.Hard) }},
-			}) {
-				t.Budget = b
-			}
-		}},
-		{"limits", func(v node, p path) {
-			l := &Limits{Pos: d.pos(resolve(v))}
-			if d.object(v, p, []field{
-				{"rpm", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.RPM) }},
-				{"rpd", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.RPD) }},
-				{"tpm", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.TPM) }},
-				{"concurrent", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &l.Concurrent) }},
-			}) {
-				t.Limits = l
-			}
-		}},
-	})
-	return t
-}
-
-func (d *decoder) policies(n node, p path, pol *Policies) {
-	d.object(n, p, []field{
-		{"require_purpose", func(v node, p path) { d.boolean(v, p, &pol.RequirePurpose) }},
-		{"max_prompt_tokens", func(v node, p path) { d.integer(v, p, 0, math.MaxInt32, &pol.MaxPromptTokens) }},
-		{"pii", func(v node, p path) {
-			pii := &PII{Pos: d.pos(resolve(v))}
-			if d.object(v, p, []field{
-				{"action", func(v node, p path) { d.enum(v, p, "PII action", piiActions, &pii.Action) }},
-				{"detect", func(v node, p path) {
-					pii.Detect = []string{}
-					d.list(v, p, func(item node, p path) {
-						var s string
-						d.enum(item, p, "PII detector", piiDetectors, &s)
-						if s != "" {
-							pii.Detect = append(pii.Detect, s)
-						}
-					})
-				}},
-			}) {
-				pol.PII = pii
-			}
-		}},
-	})
 }
 
 // checkName reports a map key that cannot serve as a name in headers,

@@ -16,22 +16,10 @@ const unsupportedMessage = "not yet supported in this version of airgw; remove i
 // notYetSupported holds schema paths (map keys written as *) that are
 // refused when present. It is never modified.
 var notYetSupported = map[string]bool{
-	"server.admin_listen": true,
-
 	"storage.postgres": true,
 	"storage.redis":    true,
 
-	"admin.key": true,
-
-	"models.*.max_output_tokens": true,
-	"models.*.context_window":    true,
-
-	"teams.*.budget": true,
-	"teams.*.limits": true,
-
-	"policies.require_purpose":   true,
-	"policies.max_prompt_tokens": true,
-	"policies.pii":               true,
+	"models.*.context_window": true,
 }
 
 // Provider types, the values of providers.*.type.

@@ -27,8 +27,9 @@ func defaults() *Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),
 		},
-		Storage: Storage{SQLite: "./airgw.db"},
-		Log:     Log{Level: "info", Format: "text"},
+		Storage:  Storage{SQLite: "./airgw.db"},
+		Timezone: "UTC",
+		Log:      Log{Level: "info", Format: "text"},
 		Audit: Audit{BatchSize: 256, FlushInterval: Duration(time.Second), FsyncInterval: Duration(100 * time.Millisecond),
 			SpoolMaxSize: 1 << 30, CheckpointInterval: Duration(time.Minute)},
 		Tracing: Tracing{ServiceName: "airgw", SampleRatio: 1},
@@ -76,7 +77,7 @@ func (d *decoder) validate(c *Config, root Pos) {
 			d.add(path, root, "must be more than 0")
 		}
 	}
-	if s.Listen == s.AdminListen {
+	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
 		d.add("server.admin_listen", s.Pos, "must differ from server.listen (%s)", s.Listen)
 	}
 	positive("server.max_body", int64(s.MaxBody))
@@ -126,21 +127,13 @@ func (d *decoder) validate(c *Config, root Pos) {
 	if b := c.Routing.Backoff; b.Base > b.Max && b.Max > 0 {
 		d.add("routing.backoff.base", root, "must not exceed routing.backoff.max (%s)", b.Max)
 	}
-	d.validateTeams(c)
+	d.validateGovernance(c, root)
 	if b := c.Audit.Bodies; b != nil {
 		for i, t := range b.Teams {
 			if c.Team(t) == nil {
 				d.add(fmt.Sprintf("audit.bodies.teams[%d]", i), b.Pos, "team %q is not defined under teams", t)
 			}
 		}
-	}
-
-	if pii := c.Policies.PII; pii != nil {
-		d.required("policies.pii.action", pii.Pos, "set it to one of "+strings.Join(piiActions, ", "))
-		if d.written("policies.pii.detect") && len(pii.Detect) == 0 && !d.failed["policies.pii.detect"] {
-			d.add("policies.pii.detect", pii.Pos, "list at least one detector: %s", strings.Join(piiDetectors, ", "))
-		}
-		d.required("policies.pii.detect", pii.Pos, "list the detectors to use: "+strings.Join(piiDetectors, ", "))
 	}
 }
 
@@ -311,18 +304,6 @@ func (d *decoder) validateRules(c *Config) {
 		}
 		if r.Model != "" && r.Model == r.Use {
 			d.add(p+".use", r.Pos, "is the same model as model: the rule would do nothing")
-		}
-	}
-}
-
-func (d *decoder) validateTeams(c *Config) {
-	aliases := c.modelNames()
-	for _, t := range c.Teams {
-		p := entryPath("teams", t.Name)
-		d.checkRefs(p+".models", t.Models, aliases, "")
-		if b := t.Budget; b != nil {
-			d.required(p+".budget.limit_usd", b.Pos, "give the limit in USD, such as 500")
-			d.required(p+".budget.period", b.Pos, "set it to one of "+strings.Join(budgetPeriods, ", "))
 		}
 	}
 }

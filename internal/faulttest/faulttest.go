@@ -29,6 +29,8 @@
 //   - "malformed": 200 with invalid JSON (an invalid chunk when streaming).
 //   - "context": 400 with code context_length_exceeded.
 //   - "filter": 400 with code content_policy_violation (the content filter).
+//   - "flood:N": stream N chunks of 1 KiB of text each, then [DONE] (for
+//     slow readers: see Sent for how far the Server got).
 //   - "flaky:<pct>": pct percent of the calls for that model answer 503, in
 //     a deterministic sequence spread evenly (call n, from 0, fails when
 //     ⌊(n+1)·pct/100⌋ > ⌊n·pct/100⌋), so no two failures are adjacent when
@@ -36,6 +38,10 @@
 //
 // Every wait ends as soon as the client's connection closes; each such
 // close is recorded (see Cancels) with the time the Server saw it.
+//
+// NewUntrustedTLSServer serves the same behaviours over HTTPS with a
+// certificate no client trusts, and ResetListener resets connections
+// before a request can be sent (tls.go).
 //
 // The package is for tests only. A Server is safe for concurrent use.
 package faulttest
@@ -45,6 +51,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -83,6 +90,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	calls    map[string]int
+	sent     map[string]int64 // stream bytes written and flushed, by model
 	requests []Request
 	cancels  []Cancel
 }
@@ -90,7 +98,7 @@ type Server struct {
 // NewServer starts a Server on 127.0.0.1, closed when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{calls: map[string]int{}}
+	s := &Server{calls: map[string]int{}, sent: map[string]int64{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	t.Cleanup(s.Close)
 	return s
@@ -124,6 +132,15 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
+}
+
+// Sent returns how many bytes of event stream the Server has written and
+// flushed for model so far: with a client that does not read, it stops
+// growing once the connection's buffers are full.
+func (s *Server) Sent(model string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[model]
 }
 
 // Cancels returns the requests whose client went away mid-answer, in the
@@ -165,6 +182,7 @@ type call struct {
 	req   chatRequest
 	n     int
 	start time.Time
+	flood int // chunks of 1 KiB to stream instead of the echo
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +278,13 @@ func (c *call) serve() {
 	case "malformed":
 		c.malformed()
 		return
+	case "flood":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 || !c.req.Stream {
+			c.badModel("flood:N needs a number of chunks and stream: true")
+			return
+		}
+		c.flood = n
 	case "context":
 		writeError(c.w, http.StatusBadRequest, "This model's maximum context length is 128000 tokens. However, your messages resulted in 130017 tokens. Please reduce the length of the messages.",
 			"invalid_request_error", "context_length_exceeded", nil)
@@ -363,6 +388,9 @@ func (c *call) reply() (words []string, u usage) {
 	for i := 1; i < len(words); i++ {
 		words[i] = " " + words[i]
 	}
+	if c.flood > 0 {
+		words = slices.Repeat([]string{strings.Repeat("x", 1023) + " "}, c.flood)
+	}
 	u.CompletionTokens = int64(len(words))
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	return words, u
@@ -445,8 +473,7 @@ func (c *call) stream(limit int) {
 	c.streamHeaders()
 	words, u := c.reply()
 	id := fmt.Sprintf("chatcmpl-fault%d", c.n)
-	var chunks [][]byte
-	add := func(delta map[string]any, finish any, choices bool, usage any) {
+	chunk := func(delta map[string]any, finish any, choices bool, usage any) []byte {
 		m := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created,
 			"model": c.req.Model, "system_fingerprint": "fp_faulttest", "choices": []any{}}
 		if choices {
@@ -456,21 +483,29 @@ func (c *call) stream(limit int) {
 			m["usage"] = usage
 		}
 		b, _ := json.Marshal(m)
-		chunks = append(chunks, b)
+		return b
 	}
-	add(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, true, nil)
-	for _, w := range words {
-		add(map[string]any{"content": w}, nil, true, nil)
-	}
-	add(map[string]any{}, "stop", true, nil)
+	// Chunks are encoded as they are sent: a flood never sits in memory.
+	n := len(words) + 2
 	if c.includeUsage() {
-		add(nil, nil, false, u)
+		n++
 	}
 	rc := http.NewResponseController(c.w)
 	var buf bytes.Buffer
-	for i, ch := range chunks {
+	for i := range n {
 		if i == limit {
 			return
+		}
+		var ch []byte
+		switch {
+		case i == 0:
+			ch = chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, true, nil)
+		case i <= len(words):
+			ch = chunk(map[string]any{"content": words[i-1]}, nil, true, nil)
+		case i == len(words)+1:
+			ch = chunk(map[string]any{}, "stop", true, nil)
+		default:
+			ch = chunk(nil, nil, false, u)
 		}
 		buf.Reset()
 		buf.WriteString("data: ")
@@ -482,6 +517,9 @@ func (c *call) stream(limit int) {
 		if rc.Flush() != nil {
 			return
 		}
+		c.s.mu.Lock()
+		c.s.sent[c.req.Model] += int64(buf.Len())
+		c.s.mu.Unlock()
 	}
 	if limit >= 0 {
 		return // cut or stall: never a clean end, even past the last chunk
@@ -489,6 +527,10 @@ func (c *call) stream(limit int) {
 	_, _ = io.WriteString(c.w, "data: [DONE]\n\n")
 	_ = rc.Flush()
 }
+
+// discardLog silences the http.Server's own log where failures are
+// expected.
+var discardLog = log.New(io.Discard, "", 0)
 
 // errorType is the OpenAI error type for a status.
 func errorType(status int) string {

@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -217,4 +218,48 @@ func TestRejects(t *testing.T) {
 	if n := s.Total(); n != 0 {
 		t.Errorf("Total() = %d, want 0 (refused requests are not calls)", n)
 	}
+}
+
+func TestFloodCountsSentBytes(t *testing.T) {
+	s := NewServer(t)
+	status, _, body, err := post(context.Background(), t, s, "flood:8", true)
+	if err != nil || status != 200 {
+		t.Fatalf("post(flood:8) = %d, %v", status, err)
+	}
+	evs := events(body)
+	// role, 8 chunks, finish, usage, [DONE]
+	if len(evs) != 12 || evs[len(evs)-1] != "[DONE]" {
+		t.Errorf("flood:8 events = %d ending %q, want 12 ending [DONE]", len(evs), evs[len(evs)-1])
+	}
+	if got, want := s.Sent("flood:8"), int64(len(body)-len("data: [DONE]\n\n")); got != want || got < 8<<10 {
+		t.Errorf("Sent(flood:8) = %d, want %d (every chunk but [DONE], over 8 KiB)", got, want)
+	}
+}
+
+func TestHandshakeFaults(t *testing.T) {
+	t.Run("untrusted_certificate", func(t *testing.T) {
+		s := NewUntrustedTLSServer(t)
+		if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") {
+			t.Fatalf("URL() = %s, want https on 127.0.0.1", s.URL())
+		}
+		_, _, _, err := post(context.Background(), t, s, "ok", false)
+		var certErr *tls.CertificateVerificationError
+		if !errors.As(err, &certErr) {
+			t.Errorf("post over untrusted TLS = %v, want a certificate verification error", err)
+		}
+		if n := s.Total(); n != 0 {
+			t.Errorf("Total() = %d, want 0 (the handshake failed first)", n)
+		}
+	})
+	t.Run("reset_during_handshake", func(t *testing.T) {
+		r := NewResetListener(t)
+		req, _ := http.NewRequest(http.MethodPost, r.HTTPSURL()+"/chat/completions", strings.NewReader(`{}`))
+		_, err := http.DefaultClient.Do(req)
+		if err == nil || !strings.Contains(err.Error(), "reset") && !errors.Is(err, io.EOF) {
+			t.Errorf("POST over a reset handshake = %v, want a reset (or EOF)", err)
+		}
+		if r.Conns() < 1 {
+			t.Errorf("Conns() = %d, want at least 1", r.Conns())
+		}
+	})
 }

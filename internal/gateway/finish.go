@@ -29,6 +29,7 @@ func (g *Gateway) finish(s *state) {
 		s.estimate()
 	}
 	rec := g.record(s)
+	g.settleSpend(s, rec.CostNanoUSD)
 	if s.keepBodies {
 		rec.Bodies = s.bodies()
 	}

@@ -2,65 +2,81 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/llm"
-	"github.com/airgw/airgw/internal/netguard"
 	"github.com/airgw/airgw/internal/route"
-)
-
-// Context causes that tell the gateway's own deadlines apart from the
-// client going away.
-var (
-	errTimeout    = errors.New("gateway: request timeout")
-	errFirstToken = errors.New("gateway: first-token timeout")
-	errIdle       = errors.New("gateway: stream idle timeout")
 )
 
 // forward runs the attempts of one request (DESIGN.md §3): it walks the plan
 // of targets (the route's, in strategy order, then its fallbacks'), skips
 // targets whose breaker is open, fails over at once to the next target on a
 // retryable failure, and when the plan is exhausted starts it again after a
-// jittered backoff, while retries remain in the request's cap and the retry
-// budget. It never retries once a byte reached the client, and never resends
-// a request that may have been processed upstream unless the client sent an
-// Idempotency-Key.
+// jittered backoff, while retries remain in the request's cap, the retry
+// budget and the request's deadline. It never retries once a byte reached
+// the client, and never resends a request that may have been processed
+// upstream unless the client sent an Idempotency-Key.
 func (g *Gateway) forward(ctx context.Context, s *state) error {
 	rt := s.rt
-	total := rt.Timeout
-	if s.route.Timeout > 0 {
-		total = s.route.Timeout
-	}
-	if total > 0 {
+	var deadline time.Time // the gateway's own; the client may have another
+	if total := firstPositive(s.route.Timeout, rt.Timeout); total > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, total, errTimeout)
+		deadline = time.Now().Add(total)
+		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimeout)
 		defer cancel()
 	}
-	plan := g.plan(rt, s.route)
+	if !deadline.IsZero() {
+		s.writeBound = g.boundWritesAfter(ctx, s)
+	}
+	idem := s.IdempotencyKey != ""
+	// The plan starts with the route's own targets; its fallbacks' are
+	// ordered only when a request gets that far (most never do).
+	plan, expanded := priced(s.route.Order(g.latency)), false
 	contextFallback := s.route.ContextFallback
 	retries := 0
 	var last *llm.Error
+	again := false // a failure of this pass may be resent to its target
+	// A retry pass holds one token of the retry budget until it ends, so
+	// that the budget counts retries in flight, not only their backoff.
+	var releaseRetry func()
+	defer func() {
+		if releaseRetry != nil {
+			releaseRetry()
+		}
+	}()
 	for i := 0; ; i++ {
+		if i == len(plan) && !expanded {
+			plan, expanded = g.fallbacks(rt, s.route, plan), true
+		}
 		if i == len(plan) { // every target tried: another pass, if allowed
-			if last == nil || retries >= rt.Retries || !retryable(last, s.IdempotencyKey != "", false) {
+			if releaseRetry != nil {
+				releaseRetry()
+				releaseRetry = nil
+			}
+			if !again || retries >= rt.Retries {
 				break
+			}
+			wait := rt.Backoff.Wait(retries+1, last.RetryAfter)
+			if !deadline.IsZero() && wait >= time.Until(deadline) {
+				break // the answer would come after the request's deadline
 			}
 			release, ok := g.budget.Acquire()
 			if !ok {
 				break // the retry budget is spent: a retry storm would not help
 			}
+			releaseRetry = release
 			retries++
-			err := g.sleep(ctx, rt.Backoff.Wait(retries, last.RetryAfter))
-			release()
-			if err != nil {
-				break
+			if err := g.sleep(ctx, wait); err != nil {
+				if context.Cause(ctx) == errTimeout {
+					break
+				}
+				return cancelled(err) // the client left during the backoff
 			}
-			plan, i = g.plan(rt, s.route), 0
+			plan, i, again, expanded = priced(s.route.Order(g.latency)), 0, false, false
 			if len(plan) == 0 {
 				break
 			}
@@ -72,7 +88,7 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		}
 		s.target = t
 		err := g.try(ctx, s, t)
-		e := g.settleAttempt(ctx, s, t, b, err)
+		e := g.settleAttempt(s, t, b, err)
 		if e == nil {
 			return nil
 		}
@@ -82,25 +98,83 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 		}
 		if e.Code == llm.CodeContextLengthExceeded && contextFallback != "" {
 			if r, ok := rt.Routes.Lookup(contextFallback); ok {
-				contextFallback = "" // once
-				plan = append(plan[:i+1], priced(r.Order(g.latency))...)
+				contextFallback = "" // once, and instead of the fallbacks
+				plan, expanded = append(plan[:i+1], priced(r.Order(g.latency))...), true
 				continue
 			}
 		}
-		if !retryable(e, s.IdempotencyKey != "", i+1 < len(plan) && plan[i+1].Key() != t.Key()) {
-			return e
+		again = again || retryable(e, idem, false)
+		if i+1 < len(plan) && !retryable(e, idem, plan[i+1].Key() != t.Key()) ||
+			i+1 == len(plan) && !retryable(e, idem, true) { // next: a fallback, or a retry pass
+			return e // no other attempt may follow this failure
 		}
 	}
 	if last == nil {
 		return g.allOpen(s)
 	}
-	return last
+	return g.exhausted(s, last)
+}
+
+// writeDeadliner is the optional capability of an Output whose writes can
+// be bounded in time (the dialects' writers, through
+// http.ResponseController).
+type writeDeadliner interface {
+	SetWriteDeadline(t time.Time) error
+}
+
+// writeGrace is how long a write in progress when the request's deadline
+// passes may still take: a client that reads completes it in microseconds;
+// one that stopped reading fails it, which releases the request.
+const writeGrace = time.Second
+
+// boundWritesAfter makes sure that a client that stopped reading cannot
+// hold a request past its deadline: once ctx's deadline passes, writes to
+// the client (the rest of a stream, or the error answer) fail after
+// writeGrace instead of blocking until the client goes away (the server
+// has no write timeout, so that streams may last). The returned func, run
+// once the answer is complete (Serve, after finish), removes the bound so
+// that the next request on the connection is written normally.
+func (g *Gateway) boundWritesAfter(ctx context.Context, s *state) (done func()) {
+	wd, ok := s.Out.(writeDeadliner)
+	if !ok {
+		return nil
+	}
+	var mu sync.Mutex
+	ended, set := false, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended && context.Cause(ctx) == errTimeout {
+			set = wd.SetWriteDeadline(time.Now().Add(writeGrace)) == nil
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		ended = true
+		if set {
+			_ = wd.SetWriteDeadline(time.Time{})
+		}
+	}
+}
+
+// endWriteBound removes the bound set by boundWritesAfter, if any.
+func (s *state) endWriteBound() {
+	if s.writeBound != nil {
+		s.writeBound()
+	}
 }
 
 // plan lists the targets to try: the route's in strategy order, then each
 // fallback alias's.
 func (g *Gateway) plan(rt *Runtime, r *route.Route) []*route.Target {
-	p := priced(r.Order(g.latency))
+	return g.fallbacks(rt, r, priced(r.Order(g.latency)))
+}
+
+// fallbacks appends to p the targets of r's fallback aliases, each in its
+// own strategy order.
+func (g *Gateway) fallbacks(rt *Runtime, r *route.Route, p []*route.Target) []*route.Target {
 	for _, name := range r.Fallbacks {
 		if fr, ok := rt.Routes.Lookup(name); ok {
 			p = append(p, priced(fr.Order(g.latency))...)
@@ -123,37 +197,42 @@ func priced(ts []*route.Target) []*route.Target {
 // allOpen is the answer when no target could be tried: every breaker is
 // open. Waiting helps, hammering does not.
 func (g *Gateway) allOpen(s *state) *llm.Error {
-	wait := time.Duration(0)
+	wait := max(g.openFor(s), time.Second)
+	return &llm.Error{Code: llm.CodeProviderUnavailable, RetryAfter: wait, NoClientRetry: true,
+		Message: "every provider behind model `" + s.route.Name + "` is failing and airgw has stopped sending it traffic for now (circuit breakers open); retry after " + strconv.Itoa(int(wait.Seconds()+0.5)) + "s"}
+}
+
+// openFor returns how long until the first breaker of the call's plan
+// admits a probe, or 0 when some target admits traffic now.
+func (g *Gateway) openFor(s *state) time.Duration {
+	wait := time.Duration(-1)
 	for _, t := range g.plan(s.rt, s.route) {
-		if d := g.breakers.Get(t.Key()).RetryAfter(); wait == 0 || d < wait {
+		d := g.breakers.Get(t.Key()).RetryAfter()
+		if d == 0 {
+			return 0
+		}
+		if wait < 0 || d < wait {
 			wait = d
 		}
 	}
-	return &llm.Error{Code: llm.CodeProviderUnavailable, RetryAfter: max(wait, time.Second), NoClientRetry: true,
-		Message: "every provider behind model `" + s.route.Name + "` is failing and airgw has stopped sending it traffic for now (circuit breakers open); retry after " + strconv.Itoa(int(max(wait, time.Second).Seconds()+0.5)) + "s"}
+	return max(wait, 0)
 }
 
-// retryable reports whether a failed attempt may be followed by another:
-// failover says the next attempt goes to a different target (a resend of
-// the same request to the same upstream is stricter).
-func retryable(e *llm.Error, idempotent, failover bool) bool {
-	switch e.Code {
-	case llm.CodeProviderAuthFailed:
-		return failover // the same credential will be refused again
-	case llm.CodeProviderRateLimited, llm.CodeProviderUnavailable, llm.CodeProviderError:
-		// An upstream that answered with an error status did not process
-		// the request; a 200 with a body airgw cannot read, or a transport
-		// error after the body was written, may have.
-		return e.UpstreamStatus >= 400 || !e.Sent || idempotent
-	case llm.CodeProviderTimeout:
-		// A stream that produced nothing before its first-token timeout is
-		// cancelled upstream and may go to another target; any other
-		// timeout after the body was sent may have been processed.
-		return !e.Sent || idempotent || failover && errors.Is(e, errFirstToken)
-	case llm.CodeStreamInterrupted:
-		return idempotent // broke before the client saw a byte (else forward stops earlier)
+// exhausted is the answer after airgw retried a provider failure as far
+// as its rules allow: when those failures opened every breaker of the plan,
+// a client retry before the cooldown cannot help, so the answer says when
+// to come back and asks SDKs not to retry at once (x-should-retry: false).
+func (g *Gateway) exhausted(s *state, last *llm.Error) *llm.Error {
+	switch last.Code {
+	case llm.CodeProviderUnavailable, llm.CodeProviderRateLimited, llm.CodeProviderTimeout:
+	default:
+		return last
 	}
-	return false
+	if wait := g.openFor(s); wait > 0 {
+		last.NoClientRetry = true
+		last.RetryAfter = max(last.RetryAfter, wait)
+	}
+	return last
 }
 
 // attempt calls one target and, for a non-streaming reply or a stream that
@@ -185,7 +264,7 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 		if !s.reported {
 			s.estimateFrom(resp)
 		}
-		h.Set("X-Airgw-Cost-USD", formatUSD(t.Price.Cost(s.usage)))
+		s.setCost(h, t.Price.Cost(s.usage))
 		if err := s.Out.WriteResponse(resp); err != nil {
 			return clientGone(err)
 		}
@@ -280,44 +359,6 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 	}
 }
 
-// settleAttempt records one attempt's outcome in the audit trail, the
-// target's breaker and its latency, and returns the classified failure.
-func (g *Gateway) settleAttempt(ctx context.Context, s *state, t *route.Target, b interface {
-	Record(bool)
-	Release()
-}, err error) *llm.Error {
-	att := audit.Attempt{Provider: t.Provider, Model: t.Model, Status: http.StatusOK,
-		StartMillis: s.attemptStart.Sub(s.start).Milliseconds(), LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
-	var e *llm.Error
-	if err != nil {
-		e = llm.AsError(err)
-		att.Status, att.ErrorClass = e.Status(), string(e.Code)
-	}
-	s.attempts = append(s.attempts, att)
-	s.Out.Header().Set("X-Airgw-Attempts", strconv.Itoa(len(s.attempts)))
-	switch {
-	case e == nil:
-		b.Record(true)
-	case e.Code == llm.CodeClientCancelled:
-		b.Release() // the client's doing, not the target's
-	case countsAgainstTarget(e.Code):
-		b.Record(false)
-	default:
-		b.Record(true) // the target answered; the request was at fault
-	}
-	return e
-}
-
-// countsAgainstTarget reports whether a failure says the target is unwell.
-func countsAgainstTarget(c llm.Code) bool {
-	switch c {
-	case llm.CodeProviderRateLimited, llm.CodeProviderUnavailable, llm.CodeProviderTimeout,
-		llm.CodeProviderAuthFailed, llm.CodeProviderError, llm.CodeStreamInterrupted:
-		return true
-	}
-	return false
-}
-
 // upstreamRequestID is the provider's id for the call, for support tickets.
 func upstreamRequestID(h http.Header) string {
 	for _, k := range [...]string{"X-Request-Id", "Request-Id", "X-Amzn-Requestid", "Apim-Request-Id"} {
@@ -326,41 +367,6 @@ func upstreamRequestID(h http.Header) string {
 		}
 	}
 	return ""
-}
-
-// upstreamError classifies a provider failure, telling a client that went
-// away and the gateway's own deadlines apart from the provider's faults.
-func (g *Gateway) upstreamError(ctx, actx context.Context, s *state, err error) *llm.Error {
-	t := s.target
-	switch {
-	case ctx.Err() != nil && context.Cause(ctx) == errTimeout:
-		return &llm.Error{Code: llm.CodeProviderTimeout, Provider: t.Provider, Sent: true, Err: err,
-			Message: "provider `" + t.Provider + "` did not finish within the gateway's request timeout; retry, or ask an operator to raise `routing.timeout`"}
-	case ctx.Err() != nil:
-		return &llm.Error{Code: llm.CodeClientCancelled, Message: "the client cancelled the request", Err: err}
-	case context.Cause(actx) == errFirstToken:
-		return &llm.Error{Code: llm.CodeProviderTimeout, Provider: t.Provider, Sent: true, Err: errors.Join(errFirstToken, err),
-			Message: "provider `" + t.Provider + "` sent no token within the first-token timeout"}
-	case context.Cause(actx) == errIdle:
-		return &llm.Error{Code: llm.CodeStreamInterrupted, Provider: t.Provider, Sent: true, Err: errors.Join(errIdle, err),
-			Message: "provider `" + t.Provider + "` stopped sending the stream (idle timeout); the answer is incomplete"}
-	}
-	e := llm.AsError(err)
-	if e.Provider == "" {
-		e.Provider = t.Provider
-	}
-	switch {
-	case errors.Is(err, netguard.ErrBlocked):
-		e.NoClientRetry = true
-		e.Message = "provider `" + t.Provider + "` has a base_url on a loopback, private, link-local or metadata address, which airgw refuses by default; if that is intended, an operator must set `allow_private_network: true` on providers." + t.Provider
-	case e.Code == llm.CodeProviderAuthFailed:
-		e.NoClientRetry = true // the gateway's credential is wrong: a client retry cannot help
-	}
-	return e
-}
-
-func clientGone(err error) *llm.Error {
-	return &llm.Error{Code: llm.CodeClientCancelled, Message: "the client went away while the response was being written", Err: err}
 }
 
 // estimateFrom fills usage from a response whose provider reported none.

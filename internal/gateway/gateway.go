@@ -16,11 +16,15 @@ import (
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/breaker"
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/policy"
+	"github.com/airgw/airgw/internal/ratelimit"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
+	"github.com/airgw/airgw/internal/users"
 )
 
 // Authenticator checks a presented virtual key.
@@ -61,9 +65,16 @@ type Output interface {
 // atomically: requests in flight keep the runtime they started with.
 type Runtime struct {
 	Routes *route.Table
-	// Teams maps a team name to its model allow-list; a nil list allows
-	// every model. A key whose team is missing here is refused.
-	Teams map[string][]string
+	// Policy is the gateway's own policy level, checked for every request;
+	// nil means none.
+	Policy *policy.Rules
+	// Teams maps a team name to what the config says about it. A key whose
+	// team is missing here is refused.
+	Teams map[string]*Team
+	// Limits and Budget are the gateway-wide rate limits and budget; nil
+	// means none.
+	Limits *ratelimit.Limits
+	Budget *budget.Spec
 	// Timeout bounds a whole request, every attempt and backoff included;
 	// a route's own timeout overrides it.
 	Timeout time.Duration
@@ -106,6 +117,9 @@ type Gateway struct {
 	budget   *retry.Budget
 	latency  *route.Latency
 	idem     *idempotency.Guard
+	limiter  *ratelimit.Limiter
+	budgets  *budget.Tracker
+	users    *users.Registry
 	rt       atomic.Pointer[Runtime]
 }
 
@@ -126,6 +140,12 @@ type Options struct {
 	// Idempotency applies the Idempotency-Key rules (DESIGN.md §3) to calls
 	// that carry a key and a Recorder; nil turns them off.
 	Idempotency *idempotency.Guard
+	// Limiter, Budgets and Users hold the rate-limit counters, the spend
+	// and the end users, which outlive a runtime; nil means fresh
+	// in-memory ones (spend starting at zero, users not saved).
+	Limiter *ratelimit.Limiter
+	Budgets *budget.Tracker
+	Users   *users.Registry
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -145,7 +165,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // New returns a gateway serving rt.
 func New(rt *Runtime, o Options) *Gateway {
 	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now, sleep: o.Sleep,
-		breakers: o.Breakers, budget: o.Budget, latency: o.Latency, idem: o.Idempotency}
+		breakers: o.Breakers, budget: o.Budget, latency: o.Latency, idem: o.Idempotency,
+		limiter: o.Limiter, budgets: o.Budgets, users: o.Users}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +184,15 @@ func New(rt *Runtime, o Options) *Gateway {
 	}
 	if g.latency == nil {
 		g.latency = route.NewLatency()
+	}
+	if g.limiter == nil {
+		g.limiter = ratelimit.New(ratelimit.NewMemory())
+	}
+	if g.budgets == nil {
+		g.budgets = budget.NewTracker(budget.Options{Logger: g.log})
+	}
+	if g.users == nil {
+		g.users = users.New(users.Discard, users.Options{Now: g.now})
 	}
 	g.rt.Store(rt)
 	return g
@@ -210,13 +240,16 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
 	defer g.budget.Begin()()
 	defer g.settleIdempotency(ctx, s) // after finish: the response is complete
+	defer s.endWriteBound()           // after finish: it may write the error
 	defer g.finish(s)
 	for _, step := range [...]func(context.Context, *state) error{
 		g.authenticate, // the virtual key
 		g.decode,       // the body, in the client's dialect
-		g.authorize,    // the model allow-lists of the key and its team
+		g.policy,       // the rules of the gateway, the team and the key
 		g.idempotent,   // the Idempotency-Key: replay, refuse, or claim it
 		g.resolve,      // the model alias to a priced target
+		g.limit,        // the rate limits of every level
+		g.reserve,      // the worst-case cost, against every budget
 		g.begin,        // the audit trail's in-flight mark
 		g.forward,      // the provider call, streamed back to the client
 	} {
@@ -273,7 +306,7 @@ func (g *Gateway) Models(ctx context.Context, apiKey string) ([]string, error) {
 	rt := g.rt.Load()
 	var out []string
 	for _, name := range rt.Routes.Names() {
-		if allowed(rt, k, name) == nil && servable(rt, name) {
+		if allowedModel(rt, k, name) == nil && servable(rt, name) {
 			out = append(out, name)
 		}
 	}
@@ -310,6 +343,11 @@ type state struct {
 	usage    llm.Usage
 	reported bool   // the provider reported usage
 	streamed []byte // text delivered to the client, for usage estimates
+	ttft     time.Duration
+	err      *llm.Error
+	// writeBound removes the write deadline that a request's deadline
+	// sets on a client that stopped reading (forward.go).
+	writeBound func()
 	// ended is set when the upstream stream ended cleanly: finish ends the
 	// client's stream after the audit record is written, so that a client
 	// never sees a complete response whose record could be lost.
@@ -318,8 +356,6 @@ type state struct {
 	// then the non-streamed answer sent.
 	keepBodies bool
 	response   *llm.Response
-	ttft       time.Duration
-	err        *llm.Error
 
 	// Idempotency-Key: the claim settled after finish, or the stored
 	// result replayed instead of a provider call.
@@ -327,6 +363,12 @@ type state struct {
 	replayed *idempotency.Stored
 	// decisions are policy decisions other than refusals, for the record.
 	decisions []audit.Decision
+
+	// Governance: the request's levels (gateway, team, key, end user), its
+	// hold on rate limits and on budgets, both settled by finish.
+	levels []level
+	ticket *ratelimit.Ticket
+	hold   *budget.Hold
 }
 
 func (g *Gateway) authenticate(ctx context.Context, s *state) error {
@@ -364,40 +406,10 @@ func (g *Gateway) decode(_ context.Context, s *state) error {
 	if s.EndUser == "" {
 		s.EndUser = req.User
 	}
-	return nil
-}
-
-func (g *Gateway) authorize(_ context.Context, s *state) error {
-	return allowed(s.rt, s.key, s.req.Model)
-}
-
-// allowed checks model against the key's and its team's allow-lists.
-func allowed(rt *Runtime, k *keys.Key, model string) error {
-	if k.Team != "" {
-		teamModels, ok := rt.Teams[k.Team]
-		if !ok {
-			return &llm.Error{Code: llm.CodeModelNotAllowed, NoClientRetry: true,
-				Message: "key `" + k.Name + "` belongs to team `" + k.Team + "`, which is not in the gateway's config; an operator must add `teams." + k.Team + "` or move the key to another team"}
-		}
-		if teamModels != nil && !contains(teamModels, model) {
-			return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
-				Message: "team `" + k.Team + "` may not use model `" + model + "`; GET /v1/models lists the models this key may use, or an operator can add it to `teams." + k.Team + ".models`"}
-		}
-	}
-	if len(k.Models) > 0 && !contains(k.Models, model) {
-		return &llm.Error{Code: llm.CodeModelNotAllowed, Param: "model", NoClientRetry: true,
-			Message: "key `" + k.Name + "` may not use model `" + model + "`; GET /v1/models lists the models it may use"}
+	if len(s.EndUser) > users.MaxIDLength {
+		return llm.ParamError("user", "the end user id is %d bytes; airgw accepts at most %d (a hash or an opaque id works)", len(s.EndUser), users.MaxIDLength)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (g *Gateway) resolve(_ context.Context, s *state) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/policy"
 	"github.com/airgw/airgw/internal/pricing"
 	"github.com/airgw/airgw/internal/provider/demo"
 	"github.com/airgw/airgw/internal/route"
@@ -79,7 +80,7 @@ type harness struct {
 	prov  *providerFunc
 }
 
-func newHarness(t *testing.T, fn func(ctx context.Context, req *llm.Request) (*llm.Reply, error)) *harness {
+func newHarness(t testing.TB, fn func(ctx context.Context, req *llm.Request) (*llm.Reply, error)) *harness {
 	t.Helper()
 	h := &harness{audit: &fakeAudit{}, prov: &providerFunc{fn: fn}}
 	p := price
@@ -89,7 +90,8 @@ func newHarness(t *testing.T, fn func(ctx context.Context, req *llm.Request) (*l
 			route.NewRoute("demo", []route.Target{{Provider: "demo", Client: &demo.Provider{}, Model: "demo-1", Weight: 1, Price: &p}}),
 			route.NewRoute("free", []route.Target{{Provider: "up", Client: h.prov, Model: "nopriced", Weight: 1, PriceHint: "`price:` under `models.free`"}}),
 		),
-		Teams:   map[string][]string{"search": {"m", "free"}},
+		Teams: map[string]*Team{"search": {Rules: &policy.Rules{Owner: "team `search`",
+			Allow: []policy.List{{Name: "teams.search.models", Patterns: []string{"m", "free"}}}}}},
 		Timeout: time.Minute,
 	}
 	auth := fakeAuth{

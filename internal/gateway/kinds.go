@@ -69,7 +69,7 @@ func (g *Gateway) embed(ctx context.Context, s *state, t *route.Target) error {
 		}
 		s.usage = llm.Usage{InputTokens: n}
 	}
-	s.Out.Header().Set("X-Airgw-Cost-USD", formatUSD(t.Price.Cost(s.usage)))
+	s.setCost(s.Out.Header(), t.Price.Cost(s.usage))
 	if err := out.WriteEmbeddings(resp); err != nil {
 		return clientGone(err)
 	}

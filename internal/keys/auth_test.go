@@ -92,6 +92,47 @@ func (m *memStore) RevokeKey(_ context.Context, idOrName string, at time.Time) (
 	return nil, ErrNotFound
 }
 
+func (m *memStore) KeyByID(_ context.Context, id string) (*Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.ID == id {
+			c := *k
+			return &c, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (m *memStore) UpdateKey(_ context.Context, u *Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.ID == u.ID {
+			k.Models, k.ExpiresAt, k.Metadata, k.Settings = u.Models, u.ExpiresAt, u.Metadata, u.Settings
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+func (m *memStore) RotateKey(_ context.Context, old, next *Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.ID == old.ID {
+			if !k.RevokedAt.IsZero() || k.RotatedTo != "" {
+				return ErrRevoked
+			}
+			k.RevokedAt, k.RotatedTo = old.RevokedAt, next.ID
+			c := *next
+			m.keys = append(m.keys, &c)
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
 func (m *memStore) TouchKeys(_ context.Context, t map[string]time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

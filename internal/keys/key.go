@@ -40,6 +40,23 @@ type Key struct {
 	// LastUsedAt is approximate: the Authenticator batches updates.
 	LastUsedAt time.Time         `json:"last_used_at,omitzero"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
+	// Family is the ID of the first key of a rotation chain: a rotated key
+	// shares its predecessor's budget and limit counters. Empty means the
+	// key's own ID (see FamilyID).
+	Family string `json:"family,omitempty"`
+	// RotatedTo is the ID of the key that replaced this one.
+	RotatedTo string `json:"rotated_to,omitempty"`
+	// Settings are the key's own budget, limits, end-user defaults and
+	// allowed source addresses.
+	Settings
+}
+
+// FamilyID returns the key's rotation family: Family, or ID when empty.
+func (k *Key) FamilyID() string {
+	if k.Family != "" {
+		return k.Family
+	}
+	return k.ID
 }
 
 // Revoked reports whether k had been revoked at time now.
@@ -77,7 +94,34 @@ type Store interface {
 	// TouchKeys records last-used times by key ID. A time earlier than the
 	// stored one and an unknown ID are ignored.
 	TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error
+	// KeyByID returns the key with id, revoked or not, or ErrNotFound.
+	KeyByID(ctx context.Context, id string) (*Key, error)
+	// UpdateKey stores k's Models, ExpiresAt, Metadata and Settings. It
+	// returns ErrNotFound if no key has k.ID.
+	UpdateKey(ctx context.Context, k *Key) error
+	// RotateKey, in one transaction, sets the revocation time of the key
+	// old.ID to old.RevokedAt and its RotatedTo, and creates next (which
+	// keeps old's name: old is no longer active by name once a revocation
+	// time is set). It returns ErrNotFound if old does not exist and
+	// ErrRevoked if it is already revoked or rotated.
+	RotateKey(ctx context.Context, old *Key, next *Key) error
 }
+
+// ErrInvalid is matched (errors.Is) by every error about a value a caller
+// gave: a bad name, expiry, model pattern, limit or budget.
+var ErrInvalid = errors.New("keys: invalid value")
+
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string        { return e.msg }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return invalidError{fmt.Sprintf(format, args...)}
+}
+
+// ErrRevoked is returned when rotating a key that is revoked or rotated.
+var ErrRevoked = errors.New("keys: the key is already revoked or rotated")
 
 // NewID returns a new key ID: "key_" and 16 lowercase base32 characters
 // (80 random bits).
@@ -93,12 +137,12 @@ func NewID() (string, error) {
 // each a letter, digit, '.', '_' or '-'.
 func CheckName(name string) error {
 	if name == "" || len(name) > 64 {
-		return fmt.Errorf("keys: name must be 1 to 64 characters, got %d", len(name))
+		return invalidf("keys: name must be 1 to 64 characters, got %d", len(name))
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !isBase62(c) && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("keys: name %q: only letters, digits, '.', '_' and '-' are allowed", name)
+			return invalidf("keys: name %q: only letters, digits, '.', '_' and '-' are allowed", name)
 		}
 	}
 	return nil
@@ -115,6 +159,7 @@ type CreateOptions struct {
 	Models    []string
 	ExpiresAt time.Time // zero: never
 	Metadata  map[string]string
+	Settings  Settings
 }
 
 // Manager creates, lists and revokes keys. It is what the CLI and the admin
@@ -144,18 +189,22 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (string, *Key, er
 			return "", nil, fmt.Errorf("keys: team: %w", err)
 		}
 	}
-	for _, model := range o.Models {
-		if strings.TrimSpace(model) == "" {
-			return "", nil, errors.New("keys: empty model name in allow-list")
-		}
+	if err := checkModels(o.Models); err != nil {
+		return "", nil, err
+	}
+	if err := o.Settings.Validate(); err != nil {
+		return "", nil, err
+	}
+	if err := checkMetadata(o.Metadata); err != nil {
+		return "", nil, err
 	}
 	now := m.now().UTC()
 	if !o.ExpiresAt.IsZero() {
 		if !o.ExpiresAt.After(now) {
-			return "", nil, fmt.Errorf("keys: expiry %s is not in the future", o.ExpiresAt.UTC().Format(time.RFC3339))
+			return "", nil, invalidf("keys: expiry %s is not in the future", o.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if o.ExpiresAt.After(maxExpiry) {
-			return "", nil, fmt.Errorf("keys: expiry %s is after %d; leave it empty for a key that never expires", o.ExpiresAt.UTC().Format(time.RFC3339), maxExpiry.Year())
+			return "", nil, invalidf("keys: expiry %s is after %d; leave it empty for a key that never expires", o.ExpiresAt.UTC().Format(time.RFC3339), maxExpiry.Year())
 		}
 	}
 	plain, err := Generate()
@@ -176,6 +225,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (string, *Key, er
 		CreatedAt: now,
 		ExpiresAt: o.ExpiresAt.UTC(),
 		Metadata:  o.Metadata,
+		Settings:  o.Settings,
 	}
 	if o.ExpiresAt.IsZero() {
 		k.ExpiresAt = time.Time{}

@@ -9,9 +9,13 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // Dialect names a client-facing API.
@@ -169,6 +173,61 @@ type Request struct {
 	// rewritten (model, stream options), so that fields airgw does not
 	// model pass through untouched. Nil when the request was built in code.
 	Native *Native
+	// NativeOnly, when set, returns the names, in the client's words
+	// ("presence_penalty", or a description such as "the Responses API"),
+	// of what Native.Body asks for that the fields above do not carry. A provider that forwards Native.Body serves it;
+	// one that translates the request must refuse it (see Untranslatable),
+	// never drop it. It is a function so that only a translation pays for
+	// the look.
+	NativeOnly func() []string
+}
+
+// EmptyJSON reports whether raw is JSON's empty value of its type (null,
+// false, a zero number, "", [] or {}). A client field holding it asks for
+// nothing, so dialects leave it out of NativeOnly: clients such as
+// LangChain send presence_penalty: 0 and logprobs: false by default.
+func EmptyJSON(raw json.RawMessage) bool {
+	var b bytes.Buffer
+	v := bytes.TrimSpace(raw)
+	if json.Compact(&b, raw) == nil {
+		v = b.Bytes()
+	}
+	switch string(v) {
+	case "", "null", "false", `""`, "[]", "{}":
+		return true
+	}
+	if c := v[0]; c == '-' || c >= '0' && c <= '9' {
+		f, err := strconv.ParseFloat(string(v), 64)
+		return err == nil && f == 0
+	}
+	return false
+}
+
+// Untranslatable returns the feature_not_supported error that a provider
+// which translates r (rather than forwarding r.Native) must answer when r
+// asks for something the translation would lose; nil when nothing is lost.
+func (r *Request) Untranslatable(provider, providerType string) *Error {
+	if r.NativeOnly == nil {
+		return nil
+	}
+	lost := r.NativeOnly()
+	if len(lost) == 0 {
+		return nil
+	}
+	// Field names go in backticks; descriptions ("the Responses API") as
+	// they are.
+	quoted := make([]string, len(lost))
+	for i, s := range lost {
+		quoted[i] = s
+		if !strings.Contains(s, " ") {
+			quoted[i] = "`" + s + "`"
+		}
+	}
+	what := quoted[0]
+	if n := len(quoted); n > 1 {
+		what = fmt.Sprintf("%s (and %d more: %s)", what, n-1, strings.Join(quoted[1:], ", "))
+	}
+	return Unsupported(what, provider, providerType)
 }
 
 // Thinking configures extended reasoning. BudgetTokens is the most tokens

@@ -67,3 +67,55 @@ func TestBudget(t *testing.T) {
 		t.Errorf("retries admitted with 1 active and 1 held = %d, want 2 (minimum 3)", n)
 	}
 }
+
+func TestBudgetSnapshot(t *testing.T) {
+	b := NewBudget(0.2, 3)
+	var ends []func()
+	for range 20 {
+		ends = append(ends, b.Begin())
+	}
+	var held []func()
+	for range 5 { // limit 4 at 20 requests: the fifth is denied
+		if r, ok := b.Acquire(); ok {
+			held = append(held, r)
+		}
+	}
+	want := BudgetStatus{Requests: 20, Retries: 4, Limit: 4, Denied: 1}
+	if got := b.Snapshot(); got != want {
+		t.Errorf("Snapshot() = %+v, want %+v", got, want)
+	}
+	for _, f := range append(held, ends...) {
+		f()
+	}
+	want = BudgetStatus{Limit: 3, Denied: 1}
+	if got := b.Snapshot(); got != want {
+		t.Errorf("Snapshot() when idle = %+v, want %+v", got, want)
+	}
+}
+
+func TestBudgetSetLimits(t *testing.T) {
+	b := NewBudget(0.1, 1)
+	for range 10 {
+		b.Begin()
+	}
+	if _, ok := b.Acquire(); !ok {
+		t.Fatal("Acquire with 10 active and min 1 = false, want true")
+	}
+	if _, ok := b.Acquire(); ok {
+		t.Fatal("second Acquire with 10 active at 10% = true, want false")
+	}
+	b.SetLimits(0.5, 1) // a reload: the retry in flight still counts
+	var n int
+	for {
+		if _, ok := b.Acquire(); !ok {
+			break
+		}
+		n++
+	}
+	if n != 4 { // 50% of 10 = 5, one already in flight
+		t.Errorf("retries admitted after SetLimits(0.5) = %d, want 4", n)
+	}
+	if _, ok := (&Budget{}).Acquire(); ok {
+		t.Error("the zero Budget admitted a retry, want none")
+	}
+}

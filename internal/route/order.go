@@ -1,6 +1,7 @@
 package route
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -42,22 +43,7 @@ func (r *Route) Order(lat *Latency) []*Target {
 	switch r.Strategy {
 	case Priority:
 	case LowestLatency:
-		// Shuffle first so that ties (and the unmeasured) are broken at
-		// random rather than always in file order.
-		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-		slices.SortStableFunc(out, func(a, b *Target) int {
-			la, oka := lat.Get(a.Key())
-			lb, okb := lat.Get(b.Key())
-			switch {
-			case !oka && !okb:
-				return 0
-			case !oka:
-				return -1
-			case !okb:
-				return 1
-			}
-			return int(la - lb)
-		})
+		byLatency(out, lat)
 	case LowestCost:
 		slices.SortStableFunc(out, func(a, b *Target) int {
 			ca, cb := nominal(a), nominal(b)
@@ -73,6 +59,28 @@ func (r *Route) Order(lat *Latency) []*Target {
 		weightedShuffle(out)
 	}
 	return out
+}
+
+// byLatency orders ts by their average latency, the unmeasured first so
+// that every target gets measured. Ties are broken at random rather than
+// always in file order.
+func byLatency(ts []*Target, lat *Latency) {
+	type measured struct {
+		t *Target
+		d time.Duration // -1: not measured
+	}
+	m := make([]measured, len(ts))
+	lat.load(ts, func(i int, d time.Duration, ok bool) {
+		m[i] = measured{ts[i], d}
+		if !ok {
+			m[i].d = -1
+		}
+	})
+	rand.Shuffle(len(m), func(i, j int) { m[i], m[j] = m[j], m[i] })
+	slices.SortStableFunc(m, func(a, b measured) int { return cmp.Compare(a.d, b.d) })
+	for i := range m {
+		ts[i] = m[i].t
+	}
 }
 
 // nominal is a target's price for one input and one output token; an
@@ -105,7 +113,12 @@ func weightedShuffle(ts []*Target) {
 }
 
 // Key identifies a target across config reloads: its provider and model.
-func (t *Target) Key() string { return t.Provider + "/" + t.Model }
+func (t *Target) Key() string {
+	if t.key != "" {
+		return t.key
+	}
+	return t.Provider + "/" + t.Model
+}
 
 // Latency keeps an exponentially weighted moving average of each target's
 // latency. It is safe for concurrent use and outlives config reloads.
@@ -131,6 +144,37 @@ func (l *Latency) Observe(target string, d time.Duration) {
 		d = time.Duration(alpha*float64(d) + (1-alpha)*float64(old))
 	}
 	l.m[target] = d
+}
+
+// load calls f with each target's average latency, under one lock.
+func (l *Latency) load(ts []*Target, f func(i int, d time.Duration, ok bool)) {
+	if l == nil {
+		for i := range ts {
+			f(i, 0, false)
+		}
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, t := range ts {
+		d, ok := l.m[t.Key()]
+		f(i, d, ok)
+	}
+}
+
+// Retain forgets the latency of every target for which keep returns false
+// (a reload dropping targets that are gone or whose provider changed).
+func (l *Latency) Retain(keep func(target string) bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range l.m {
+		if !keep(name) {
+			delete(l.m, name)
+		}
+	}
 }
 
 // Get returns target's average latency, if it was measured.

@@ -31,6 +31,8 @@ type Target struct {
 	// FirstTokenTimeout and IdleTimeout, when positive, override the
 	// route's for this target (set per provider in the config).
 	FirstTokenTimeout, IdleTimeout time.Duration
+
+	key string // Provider/Model, computed once by NewRoute
 }
 
 // Route is a model alias and its targets.
@@ -56,7 +58,9 @@ type Route struct {
 // later as fallbacks) but never picked by weight.
 func NewRoute(name string, targets []Target) *Route {
 	r := &Route{Name: name, Targets: targets}
-	for _, t := range targets {
+	for i := range targets {
+		t := &targets[i]
+		t.key = t.Provider + "/" + t.Model
 		r.total += max(t.Weight, 0)
 	}
 	return r

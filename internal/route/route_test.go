@@ -163,3 +163,18 @@ func BenchmarkPick(b *testing.B) {
 		})
 	}
 }
+
+func TestLatencyRetain(t *testing.T) {
+	l := NewLatency()
+	l.Observe("a/m", 10)
+	l.Observe("b/m", 20)
+	l.Retain(func(target string) bool { return target == "b/m" })
+	if _, ok := l.Get("a/m"); ok {
+		t.Error("Get(a/m) after Retain dropped it = found, want forgotten")
+	}
+	if d, ok := l.Get("b/m"); !ok || d != 20 {
+		t.Errorf("Get(b/m) = %v %v, want 20 kept", d, ok)
+	}
+	var nilL *Latency
+	nilL.Retain(func(string) bool { return false }) // no panic
+}

@@ -86,7 +86,7 @@ func (c *countTokensWriter) WriteCountTokens(n int64) error {
 func (s *Server) handler(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := w.Header().Get("X-Request-Id")
-		body, readErr := readBody(w, r, s.opts.MaxBody)
+		body, readErr := readBody(w, r, s.maxBody.Load())
 		c := &gateway.Call{
 			RequestID: id,
 			Dialect:   ep.dialect,

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,11 @@ type Options struct {
 	// Breakers reports the circuit-breaker state of every target, shown by
 	// /readyz; nil shows none.
 	Breakers func() []breaker.TargetState
+	// Config reports a problem with the configuration that leaves the
+	// gateway serving but deserves attention, such as a failed reload
+	// (the previous config still serves); "" means none. /readyz shows it
+	// and says degraded. It must not reveal secrets: /readyz is public.
+	Config func() string
 	// Logger receives server-level events; nil discards them.
 	Logger *slog.Logger
 	// Started is the time the process started, reported by /v1/models.
@@ -49,9 +55,10 @@ type Options struct {
 
 // Server is the data-plane handler.
 type Server struct {
-	gw   *gateway.Gateway
-	opts Options
-	mux  *http.ServeMux
+	gw      *gateway.Gateway
+	opts    Options
+	mux     *http.ServeMux
+	maxBody atomic.Int64 // Options.MaxBody, changed by SetMaxBody
 }
 
 // New returns the data-plane handler for gw.
@@ -66,6 +73,7 @@ func New(gw *gateway.Gateway, o Options) *Server {
 		o.Started = time.Now()
 	}
 	s := &Server{gw: gw, opts: o, mux: http.NewServeMux()}
+	s.maxBody.Store(o.MaxBody)
 	for _, ep := range endpoints {
 		s.mux.HandleFunc(ep.pattern, s.handler(ep))
 	}
@@ -77,6 +85,15 @@ func New(gw *gateway.Gateway, o Options) *Server {
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	return s
+}
+
+// SetMaxBody changes the largest request body accepted, for requests that
+// start from now on (a config reload); n ≤ 0 means 4 MiB.
+func (s *Server) SetMaxBody(n int64) {
+	if n <= 0 {
+		n = 4 << 20
+	}
+	s.maxBody.Store(n)
 }
 
 // ServeHTTP assigns the request id and dispatches.
@@ -124,6 +141,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		// gateway is still ready (other targets or fallbacks may serve),
 		// but degraded.
 		Targets map[string]string `json:"degraded_targets,omitempty"`
+		// Config says why the configuration is degraded, such as a failed
+		// reload: the previous config still serves.
+		Config string `json:"config,omitempty"`
 	}
 	rep := report{Status: "ready"}
 	if s.opts.Ready != nil {
@@ -150,6 +170,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				rep.Targets[ts.Target] = ts.State.String()
 				rep.Status = "degraded"
 			}
+		}
+	}
+	if s.opts.Config != nil {
+		if rep.Config = s.opts.Config(); rep.Config != "" {
+			rep.Status = "degraded"
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -97,9 +97,12 @@ func DecodeCountTokens(body []byte, lim Limits) (*llm.Request, error) {
 }
 
 // UnknownFields returns, sorted, the names of the top-level fields of body
-// that DecodeMessages does not model. They reach an Anthropic provider
-// through Native untouched; a caller translating the request to another
-// provider should refuse them rather than drop them silently. It returns nil
+// that DecodeMessages does not model and that ask for something: fields
+// holding their type's empty value (null, false, 0, "", [] or {}) are left
+// out, and so is service_tier, which changes nothing in the answer (another
+// provider has tiers of its own). They reach an Anthropic provider through
+// Native untouched; a provider translating the request to another wire
+// format refuses them (llm.Request.NativeOnly is this list). It returns nil
 // for a body that is not a JSON object.
 func UnknownFields(body []byte) []string {
 	var m map[string]json.RawMessage
@@ -107,10 +110,11 @@ func UnknownFields(body []byte) []string {
 		return nil
 	}
 	var out []string
-	for k := range m {
-		if _, ok := slices.BinarySearch(modeledFields, k); !ok {
-			out = append(out, k)
+	for k, v := range m {
+		if _, ok := slices.BinarySearch(modeledFields, k); ok || k == "service_tier" || llm.EmptyJSON(v) {
+			continue
 		}
+		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out
@@ -179,6 +183,8 @@ func decode(body []byte, lim Limits, countTokens bool) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	native := d.nativeOnly
+	req.NativeOnly = func() []string { return append(slices.Clone(native), UnknownFields(body)...) }
 	return req, nil
 }
 
@@ -189,6 +195,17 @@ type decoder struct {
 	// toolUseIDs are the tool_use ids of the assistant turns decoded so far,
 	// which later tool_result blocks must reference.
 	toolUseIDs map[string]bool
+	// nativeOnly lists the content only an Anthropic provider can serve
+	// (documents, server tools, Files API images): it passes through to
+	// one untouched, and any other provider refuses it.
+	nativeOnly []string
+}
+
+// keepNative records what only an Anthropic provider can serve.
+func (d *decoder) keepNative(what string) {
+	if !slices.Contains(d.nativeOnly, what) {
+		d.nativeOnly = append(d.nativeOnly, what)
+	}
 }
 
 func (d *decoder) fail(e *llm.Error) {

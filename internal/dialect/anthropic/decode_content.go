@@ -194,6 +194,7 @@ func (d *decoder) message(msgs []llm.Message, raw json.RawMessage, param string,
 // user decodes the blocks of a user turn. Tool results become tool messages;
 // the other blocks are grouped into user messages between them.
 func (d *decoder) user(msgs []llm.Message, items []json.RawMessage, param string) []llm.Message {
+	before := len(msgs)
 	var cur []llm.Part
 	flush := func() {
 		if len(cur) > 0 {
@@ -218,13 +219,20 @@ func (d *decoder) user(msgs []llm.Message, items []json.RawMessage, param string
 		case "tool_use", "thinking", "redacted_thinking":
 			d.fail(llm.ParamError(p+".type", "`%s.type` is %s, which only assistant messages may hold", p, typ))
 		default:
-			cur = append(cur, d.block(&b, typ, p, true))
+			if part := d.block(&b, typ, p, true); part.Type != "" {
+				cur = append(cur, part)
+			}
 		}
 		if d.err != nil {
 			return msgs
 		}
 	}
 	flush()
+	if len(msgs) == before && len(items) > 0 {
+		// A turn of native-only blocks (a document alone) stays a turn,
+		// empty in neutral terms: only an Anthropic provider serves it.
+		msgs = append(msgs, llm.Message{Role: llm.RoleUser})
+	}
 	return msgs
 }
 
@@ -256,7 +264,9 @@ func (d *decoder) assistant(items []json.RawMessage, param string) llm.Message {
 		case "image":
 			d.fail(llm.ParamError(p+".type", "`%s.type` is image, which only user messages may hold", p))
 		default:
-			m.Content = append(m.Content, d.block(&b, typ, p, false))
+			if part := d.block(&b, typ, p, false); part.Type != "" {
+				m.Content = append(m.Content, part)
+			}
 		}
 		if d.err != nil {
 			return m
@@ -265,8 +275,10 @@ func (d *decoder) assistant(items []json.RawMessage, param string) llm.Message {
 	return m
 }
 
-// block decodes a text, image or unsupported block; image is allowed when
-// images is true.
+// block decodes a text or image block; image is allowed when images is
+// true. A block only Anthropic can serve (a document, a server tool's) is
+// recorded in the request's NativeOnly and returns a Part without a Type,
+// which the caller leaves out.
 func (d *decoder) block(b *rawBlock, typ, p string, images bool) llm.Part {
 	switch typ {
 	case "text":
@@ -278,9 +290,13 @@ func (d *decoder) block(b *rawBlock, typ, p string, images bool) llm.Part {
 			return llm.Part{}
 		}
 		url := d.imageSource(b.Source, p+".source")
+		if url == "" {
+			return llm.Part{} // a Files API image: native only
+		}
 		return llm.Part{Type: llm.PartImage, ImageURL: url, CacheControl: d.cacheControl(b.CacheControl, p+".cache_control")}
-	case "document", "search_result", "container_upload", "server_tool_use", "web_search_tool_result", "mcp_tool_use", "mcp_tool_result":
-		d.fail(unsupported(p+".type", "content blocks of type `%s` (at `%s.type`) are not supported by airgw yet; send text, image, tool_use or tool_result blocks", typ, p))
+	case "document", "search_result", "container_upload", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
+		"code_execution_tool_result", "mcp_tool_use", "mcp_tool_result":
+		d.keepNative("`" + typ + "` content blocks")
 	default:
 		d.fail(llm.ParamError(p+".type", "`%s.type` must be one of text, image, tool_use, tool_result, thinking, redacted_thinking; got %q", p, typ))
 	}
@@ -322,7 +338,7 @@ func (d *decoder) imageSource(raw json.RawMessage, p string) string {
 		}
 		return url
 	case "file":
-		d.fail(unsupported(p+".type", "image sources of type `file` (Files API, at `%s.type`) are not supported by airgw yet; send the image as base64 or a URL", p))
+		d.keepNative("images from the Files API (`source.type` `file`)")
 	default:
 		d.fail(llm.ParamError(p+".type", "`%s.type` must be \"base64\" or \"url\"; got %q", p, typ))
 	}
@@ -414,7 +430,9 @@ func (d *decoder) toolResult(b *rawBlock, p string) llm.Message {
 			if d.err != nil {
 				return m
 			}
-			m.Content = append(m.Content, part)
+			if part.Type != "" {
+				m.Content = append(m.Content, part)
+			}
 		}
 	default:
 		d.typeErr(cp, "a string or an array of text and image blocks", b.Content)

@@ -18,6 +18,7 @@ func (d *decoder) tools(raw json.RawMessage) []llm.Tool {
 	}
 	var out []llm.Tool
 	seen := make(map[string]bool, len(items))
+items:
 	for i, it := range items {
 		p := idx("tools", i)
 		var t struct {
@@ -34,8 +35,9 @@ func (d *decoder) tools(raw json.RawMessage) []llm.Tool {
 		if typ := d.optString(t.Type, p+".type"); typ != "" && typ != "custom" && d.err == nil {
 			for _, pre := range serverToolPrefixes {
 				if strings.HasPrefix(typ, pre) {
-					d.fail(unsupported(p+".type", "Anthropic server and built-in tools (`%s.type` %q) are not supported by airgw yet; declare a custom tool with name and input_schema", p, typ))
-					return nil
+					// An Anthropic provider runs it; nothing else can.
+					d.keepNative("Anthropic's server and built-in tools (`" + typ + "`)")
+					continue items
 				}
 			}
 			d.fail(llm.ParamError(p+".type", "`%s.type` must be \"custom\" or absent for a tool with name and input_schema; got %q", p, typ))

@@ -155,7 +155,8 @@ func TestUnknownFields(t *testing.T) {
 		want []string
 	}{
 		{"none", `{"model":"m","max_tokens":1,"messages":[],"stream":true}`, nil},
-		{"several", `{"model":"m","service_tier":"auto","container":"c","max_tokens":1,"cache_control":{"type":"ephemeral"}}`, []string{"cache_control", "container", "service_tier"}},
+		{"several", `{"model":"m","service_tier":"auto","container":"c","max_tokens":1,"cache_control":{"type":"ephemeral"}}`, []string{"cache_control", "container"}},
+		{"empty_values", `{"model":"m","mcp_servers":[],"container":null,"context_management":{},"inference_geo":""}`, nil},
 		{"not_an_object", `[1]`, nil},
 	}
 	for _, tt := range tests {
@@ -184,7 +185,7 @@ func TestDecodeCountTokens(t *testing.T) {
 	if req.Native == nil || req.Native.Endpoint != EndpointCountTokens {
 		t.Errorf("DecodeCountTokens().Native = %+v, want endpoint %s", req.Native, EndpointCountTokens)
 	}
-	req.Native = nil
+	req.Native, req.NativeOnly = nil, nil
 	if diff := cmp.Diff(want, req); diff != "" {
 		t.Errorf("DecodeCountTokens() mismatch (-want +got):\n%s", diff)
 	}
@@ -244,5 +245,39 @@ func BenchmarkDecodeMessages(b *testing.B) {
 		if _, err := DecodeMessages(body, Limits{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestNativeOnlyContent checks that what only an Anthropic provider can
+// serve (documents, server tools, Files API images) decodes, stays in the
+// native body for pass-through, and is named in NativeOnly so that every
+// other provider refuses it.
+func TestNativeOnlyContent(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"document", `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}},{"type":"text","text":"summarize"}]}]}`,
+			[]string{"`document` content blocks"}},
+		{"document_alone", `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}`,
+			[]string{"`document` content blocks"}},
+		{"file_image", `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"file_1"}}]}]}`,
+			[]string{"images from the Files API (`source.type` `file`)"}},
+		{"server_tool_and_field", `{"model":"m","max_tokens":10,"container":"c1","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5},{"name":"f","input_schema":{"type":"object"}}]}`,
+			[]string{"Anthropic's server and built-in tools (`web_search_20250305`)", "container"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := DecodeMessages([]byte(tt.body), Limits{})
+			if err != nil {
+				t.Fatalf("DecodeMessages = %v, want it decoded for pass-through", err)
+			}
+			if req.Native == nil || string(req.Native.Body) != tt.body || len(req.Messages) == 0 {
+				t.Errorf("request = %+v, want the body kept and the turn counted", req)
+			}
+			if diff := cmp.Diff(tt.want, req.NativeOnly()); diff != "" {
+				t.Errorf("NativeOnly() mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -179,6 +179,10 @@ func TestDecodeMessages(t *testing.T) {
 				t.Errorf("DecodeMessages(%s).Native mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			got.Native = nil
+			if got.NativeOnly == nil || !cmp.Equal(got.NativeOnly(), UnknownFields(body)) {
+				t.Errorf("DecodeMessages(%s).NativeOnly does not list UnknownFields", tt.name)
+			}
+			got.NativeOnly = nil
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("DecodeMessages(%s) mismatch (-want +got):\n%s", tt.name, diff)
 			}

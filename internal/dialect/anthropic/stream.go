@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/sse"
@@ -87,6 +88,11 @@ func (w *Writer) Header() http.Header { return w.w.Header() }
 
 // Written reports whether any part of the response has been sent.
 func (w *Writer) Written() bool { return w.written }
+
+// SetWriteDeadline bounds the writes still to come; the zero time removes
+// the bound. The gateway uses it so that a client that stopped reading
+// cannot hold a request past its deadline.
+func (w *Writer) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
 // WriteResponse writes a complete message. A response that an Anthropic
 // provider produced is sent as the provider encoded it; any other is

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -61,6 +62,7 @@ type chatRequest struct {
 	FrequencyPenalty    json.RawMessage `json:"frequency_penalty"`
 	Functions           json.RawMessage `json:"functions"`
 	FunctionCall        json.RawMessage `json:"function_call"`
+	ReasoningEffort     json.RawMessage `json:"reasoning_effort"`
 }
 
 // DecodeChat decodes and validates a Chat Completions request body. Every
@@ -113,6 +115,7 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 		req.Stream = *b
 	}
 	req.IncludeUsage = d.streamOptions(cr.StreamOptions, req.Stream)
+	req.ReasoningEffort = d.optString(cr.ReasoningEffort, "reasoning_effort")
 	req.User = d.optString(cr.User, "user")
 	req.Metadata = d.metadata(cr.Metadata)
 	if !isNull(cr.Functions) || !isNull(cr.FunctionCall) {
@@ -121,6 +124,8 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	native := d.nativeOnly
+	req.NativeOnly = func() []string { return append(slices.Clone(native), unmodeled(body)...) }
 	return req, nil
 }
 
@@ -128,6 +133,17 @@ func DecodeChat(body []byte, lim Limits) (*llm.Request, error) {
 type decoder struct {
 	lim Limits
 	err *llm.Error
+	// nativeOnly lists the content only an OpenAI-family provider can
+	// serve (audio and file parts): it passes through to one untouched,
+	// and any other provider refuses it.
+	nativeOnly []string
+}
+
+// keepNative records what only an OpenAI-family provider can serve.
+func (d *decoder) keepNative(what string) {
+	if !slices.Contains(d.nativeOnly, what) {
+		d.nativeOnly = append(d.nativeOnly, what)
+	}
 }
 
 func (d *decoder) fail(e *llm.Error) {

@@ -118,7 +118,9 @@ func (d *decoder) content(raw json.RawMessage, param string, role llm.Role, opti
 		if d.err != nil {
 			return nil, false
 		}
-		parts = append(parts, p)
+		if p.Type != "" { // "" for a native-only part
+			parts = append(parts, p)
+		}
 	}
 	return parts, false
 }
@@ -173,10 +175,12 @@ func (d *decoder) part(raw json.RawMessage, param string, role llm.Role) llm.Par
 		}
 		return llm.Part{Type: llm.PartText, Text: d.requiredString(rp.Refusal, param+".refusal")}
 	case "input_audio", "file":
-		if d.err == nil {
-			d.fail(&llm.Error{Code: llm.CodeFeatureNotSupported, Param: param + ".type",
-				Message: "content parts of type `" + typ + "` are not supported by airgw yet; send text or image_url parts"})
+		if role != llm.RoleUser {
+			d.fail(llm.ParamError(param+".type", "`%s.type` is %s, but %s parts are only allowed in user messages", param, typ, typ))
+			return llm.Part{}
 		}
+		// OpenAI-family providers get the body as sent; others refuse it.
+		d.keepNative("`" + typ + "` content parts")
 	default:
 		if d.err == nil {
 			d.fail(llm.ParamError(param+".type", "`%s.type` must be text or image_url; got %q", param, typ))

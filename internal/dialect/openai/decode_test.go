@@ -86,6 +86,8 @@ func TestDecodeChat(t *testing.T) {
 		name string
 		body string
 		want *llm.Request
+		// nativeOnly is what a translation would lose.
+		nativeOnly []string
 	}{
 		{
 			name: "minimal",
@@ -118,9 +120,19 @@ func TestDecodeChat(t *testing.T) {
 			},
 		},
 		{
-			name: "unknown_fields_pass_through",
-			body: `{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":2,"prediction":{"type":"content","content":"x"}}`,
-			want: &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, ContentIsString: true, Content: []llm.Part{{Type: llm.PartText, Text: "hi"}}}}},
+			name:       "unknown_fields_pass_through",
+			body:       `{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":2,"prediction":{"type":"content","content":"x"}}`,
+			want:       &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, ContentIsString: true, Content: []llm.Part{{Type: llm.PartText, Text: "hi"}}}}},
+			nativeOnly: []string{"logprobs", "prediction", "top_logprobs"},
+		},
+		{
+			name: "empty_values_ask_for_nothing",
+			body: `{"model":"m","messages":[{"role":"user","content":"hi"}],"presence_penalty":0,"frequency_penalty":0.0,"logprobs":false,
+				"logit_bias":{},"modalities":["text"],"store":true,"service_tier":"flex","prompt_cache_key":"k","reasoning_effort":"low",
+				"web_search_options":{},"vendor_top_k":5}`,
+			want: &llm.Request{Model: "m", ReasoningEffort: "low",
+				Messages: []llm.Message{{Role: llm.RoleUser, ContentIsString: true, Content: []llm.Part{{Type: llm.PartText, Text: "hi"}}}}},
+			nativeOnly: []string{"vendor_top_k", "web_search_options"},
 		},
 	}
 	for _, tt := range tests {
@@ -133,6 +145,13 @@ func TestDecodeChat(t *testing.T) {
 				t.Errorf("DecodeChat(%s).Native = %+v, want the body kept verbatim", tt.name, got.Native)
 			}
 			got.Native = nil
+			if got.NativeOnly == nil {
+				t.Fatalf("DecodeChat(%s).NativeOnly = nil, want the function that lists what a translation loses", tt.name)
+			}
+			if diff := cmp.Diff(tt.nativeOnly, got.NativeOnly()); diff != "" {
+				t.Errorf("DecodeChat(%s).NativeOnly() mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			got.NativeOnly = nil
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("DecodeChat(%s) mismatch (-want +got):\n%s", tt.name, diff)
 			}
@@ -162,4 +181,26 @@ func FuzzDecodeChat(f *testing.F) {
 			t.Fatalf("DecodeChat(%q) accepted a request without model or messages", body)
 		}
 	})
+}
+
+// TestNativeOnlyParts checks that audio and file parts decode for
+// pass-through to OpenAI-family providers and are named in NativeOnly, so
+// that any other provider refuses them.
+func TestNativeOnlyParts(t *testing.T) {
+	body := `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"listen"},{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}},` +
+		`{"type":"file","file":{"file_id":"file-1"}}]}],"logprobs":true}`
+	req, err := DecodeChat([]byte(body), Limits{})
+	if err != nil {
+		t.Fatalf("DecodeChat = %v, want it decoded for pass-through", err)
+	}
+	if len(req.Messages) != 1 || len(req.Messages[0].Content) != 1 || req.Messages[0].Text() != "listen" {
+		t.Errorf("messages = %+v, want the text part only", req.Messages)
+	}
+	want := []string{"`input_audio` content parts", "`file` content parts", "logprobs"}
+	if diff := cmp.Diff(want, req.NativeOnly()); diff != "" {
+		t.Errorf("NativeOnly() mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := DecodeChat([]byte(`{"model":"m","messages":[{"role":"assistant","content":[{"type":"input_audio","input_audio":{}}]}]}`), Limits{}); err == nil {
+		t.Error("DecodeChat(audio in an assistant message) = nil error, want invalid_request")
+	}
 }

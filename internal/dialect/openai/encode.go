@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/airgw/airgw/internal/llm"
 )
@@ -30,6 +31,11 @@ func (w *Writer) Header() http.Header { return w.w.Header() }
 
 // Written reports whether any part of the response has been sent.
 func (w *Writer) Written() bool { return w.written }
+
+// SetWriteDeadline bounds the writes still to come; the zero time removes
+// the bound. The gateway uses it so that a client that stopped reading
+// cannot hold a request past its deadline.
+func (w *Writer) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
 // WriteResponse writes a complete chat completion. A response that an
 // OpenAI-family provider produced is sent as the provider encoded it.

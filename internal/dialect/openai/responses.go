@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/airgw/airgw/internal/llm"
 )
@@ -34,8 +35,8 @@ type responsesRequest struct {
 // field.
 //
 // Only OpenAI-family providers serve such a request, forwarding Native;
-// every other adapter must refuse it with llm.Unsupported("the Responses
-// API", …). Messages holds the text of "instructions" and of the input (a
+// NativeOnly names the Responses API itself, so that every adapter that
+// would translate it refuses it with feature_not_supported. Messages holds the text of "instructions" and of the input (a
 // string, or the text of its message items) for token estimates only, and
 // MaxTokens is max_output_tokens.
 func DecodeResponses(body []byte) (*llm.Request, error) {
@@ -50,7 +51,9 @@ func DecodeResponses(body []byte) (*llm.Request, error) {
 	if err := json.Unmarshal(body, &rr); err != nil {
 		return nil, syntaxError(body, err)
 	}
-	req := &llm.Request{Native: &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: ResponsesEndpoint, Body: body}}
+	// A Responses stream always reports usage, in its terminal event
+	// (response.completed): the client always gets it.
+	req := &llm.Request{Native: &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: ResponsesEndpoint, Body: body}, IncludeUsage: true}
 	d := decoder{lim: Limits{}.withDefaults()}
 	req.Model = d.requiredString(rr.Model, "model")
 	if d.err == nil && req.Model == "" {
@@ -69,8 +72,13 @@ func DecodeResponses(body []byte) (*llm.Request, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	req.NativeOnly = responsesOnly
 	return req, nil
 }
+
+// responsesOnly is the NativeOnly of every Responses request: nothing of
+// it can be translated to another provider's API.
+func responsesOnly() []string { return []string{"the Responses API (POST /v1/responses)"} }
 
 func textMessage(role llm.Role, text string) llm.Message {
 	return llm.Message{Role: role, Content: []llm.Part{{Type: llm.PartText, Text: text}}, ContentIsString: true}
@@ -187,6 +195,11 @@ func (w *ResponsesWriter) Header() http.Header { return w.w.Header() }
 
 // Written reports whether any part of the response has been sent.
 func (w *ResponsesWriter) Written() bool { return w.written }
+
+// SetWriteDeadline bounds the writes still to come; the zero time removes
+// the bound. The gateway uses it so that a client that stopped reading
+// cannot hold a request past its deadline.
+func (w *ResponsesWriter) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
 // WriteResponse writes a complete response: the provider's body when it
 // was a Responses API body, otherwise a minimal response object built from

@@ -18,11 +18,11 @@ func TestDecodeResponses(t *testing.T) {
 		want llm.Request // Native is checked separately
 	}{
 		{"string-input", `{"model":"gpt-5","input":"hi"}`,
-			llm.Request{Model: "gpt-5", Messages: []llm.Message{textMessage(llm.RoleUser, "hi")}}},
+			llm.Request{Model: "gpt-5", IncludeUsage: true, Messages: []llm.Message{textMessage(llm.RoleUser, "hi")}}},
 		{"items-stream-limits", `{"model":"gpt-5","instructions":"be brief","stream":true,"max_output_tokens":100,"user":"u","metadata":{"purpose":"p"},` +
 			`"input":[{"role":"developer","content":"sys"},{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","image_url":"x"},{"type":"input_text","text":"b"}]},` +
 			`{"type":"function_call_output","call_id":"c","output":"42"}],"reasoning":{"effort":"low"}}`,
-			llm.Request{Model: "gpt-5", Stream: true, MaxTokens: 100, User: "u", Metadata: map[string]string{"purpose": "p"},
+			llm.Request{Model: "gpt-5", Stream: true, IncludeUsage: true, MaxTokens: 100, User: "u", Metadata: map[string]string{"purpose": "p"},
 				Messages: []llm.Message{textMessage(llm.RoleSystem, "be brief"), textMessage(llm.RoleDeveloper, "sys"), textMessage(llm.RoleUser, "ab")}}},
 	}
 	for _, tt := range tests {
@@ -34,7 +34,10 @@ func TestDecodeResponses(t *testing.T) {
 			if n := got.Native; n == nil || n.Endpoint != ResponsesEndpoint || n.Dialect != llm.DialectOpenAI || string(n.Body) != tt.body {
 				t.Errorf("Native = %+v, want the body for %s", n, ResponsesEndpoint)
 			}
-			got.Native = nil
+			if got.NativeOnly == nil || len(got.NativeOnly()) != 1 || !strings.Contains(got.NativeOnly()[0], "Responses API") {
+				t.Errorf("NativeOnly does not name the Responses API: a translating provider would serve it")
+			}
+			got.Native, got.NativeOnly = nil, nil
 			if diff := cmp.Diff(&tt.want, got); diff != "" {
 				t.Errorf("DecodeResponses(%s) (-want +got):\n%s", tt.body, diff)
 			}

@@ -277,6 +277,9 @@ func (c *Client) encode(req *llm.Request) ([]byte, bool, error) {
 		}
 		return b, true, nil
 	}
+	if e := req.Untranslatable(c.name, providerType); e != nil {
+		return nil, false, e
+	}
 	b, err := marshalRequest(req, c.name, c.maxTokens)
 	if err != nil {
 		return nil, false, err
@@ -300,6 +303,9 @@ func (c *Client) encodeCount(req *llm.Request) ([]byte, error) {
 			return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request body is not a JSON object", Err: err}
 		}
 		return b, nil
+	}
+	if e := req.Untranslatable(c.name, providerType); e != nil {
+		return nil, e
 	}
 	return marshalCount(req, c.name, c.maxTokens)
 }

@@ -3,15 +3,11 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -232,54 +228,9 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return best
 }
 
-// classifyTransport classifies a failure to get a response. ctx is the
-// caller's context; sent reports whether the whole request was written.
+// classifyTransport classifies a failure to get a response with
+// llm.TransportError, the one classification every adapter shares. ctx is
+// the caller's context; sent reports whether the whole request was written.
 func classifyTransport(ctx context.Context, provider string, err error, sent bool) *llm.Error {
-	// The URL in *url.Error is configuration, not needed in the log line.
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	e := &llm.Error{Provider: provider, Sent: sent, Err: err}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			e.Code = llm.CodeProviderTimeout
-			e.Message = fmt.Sprintf("provider %s did not answer before the request's deadline", provider)
-		} else {
-			e.Code = llm.CodeClientCancelled
-			e.Message = "the client closed the request"
-		}
-		if cause := context.Cause(ctx); cause != nil && cause != ctxErr {
-			e.Err = fmt.Errorf("%w (cause: %w)", err, cause)
-		}
-		return e
-	}
-	var ne net.Error
-	var op *net.OpError
-	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &dnsErr):
-		e.Code, e.Sent = llm.CodeProviderUnavailable, false
-		e.Message = fmt.Sprintf("provider %s could not be reached: its host name did not resolve", provider)
-	case errors.As(err, &op) && op.Op == "dial":
-		e.Code, e.Sent = llm.CodeProviderUnavailable, false
-		e.Message = fmt.Sprintf("provider %s could not be reached: connection failed", provider)
-		if errors.As(err, &ne) && ne.Timeout() {
-			e.Message = fmt.Sprintf("provider %s could not be reached: connection timed out", provider)
-		}
-	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Code, e.Sent = llm.CodeProviderUnavailable, false
-		e.Message = fmt.Sprintf("provider %s could not be reached: connection refused", provider)
-	case errors.As(err, &ne) && ne.Timeout():
-		e.Code = llm.CodeProviderTimeout
-		e.Message = fmt.Sprintf("provider %s timed out", provider)
-	default:
-		e.Code = llm.CodeProviderUnavailable
-		if sent {
-			e.Message = fmt.Sprintf("the connection to provider %s failed after the request was sent", provider)
-		} else {
-			e.Message = fmt.Sprintf("the connection to provider %s failed before the request was sent", provider)
-		}
-	}
-	return e
+	return llm.TransportError(ctx, provider, err, sent)
 }

@@ -50,6 +50,9 @@ func modelFamily(model string) family {
 // Unsupported errors.
 func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	unsupported := func(feature string) error { return llm.Unsupported(feature, provider, providerType) }
+	if e := req.Untranslatable(provider, providerType); e != nil {
+		return nil, e
+	}
 	if req.N > 1 {
 		return nil, unsupported("n > 1")
 	}

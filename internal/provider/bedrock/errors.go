@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -216,44 +213,9 @@ func credentialsError(ctx context.Context, provider string, err error) *llm.Erro
 		Message: fmt.Sprintf("airgw could not obtain AWS credentials for provider %s; the operator must provide them (environment variables, shared credentials file, SSO or an instance role)", provider)}
 }
 
-// classifyTransport classifies a failure to get a response. ctx is the
-// caller's context; sent reports whether the whole request was written.
+// classifyTransport classifies a failure to get a response with
+// llm.TransportError, the one classification every adapter shares. ctx is
+// the caller's context; sent reports whether the whole request was written.
 func classifyTransport(ctx context.Context, provider string, err error, sent bool) *llm.Error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // the URL is configuration, not needed in the log
-	}
-	e := &llm.Error{Provider: provider, Sent: sent, Err: err}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			e.Code = llm.CodeProviderTimeout
-			e.Message = fmt.Sprintf("provider %s did not answer before the request's deadline", provider)
-		} else {
-			e.Code = llm.CodeClientCancelled
-			e.Message = "the client closed the request"
-		}
-		return e
-	}
-	var ne net.Error
-	var op *net.OpError
-	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &dnsErr):
-		e.Code, e.Sent = llm.CodeProviderUnavailable, false
-		e.Message = fmt.Sprintf("provider %s could not be reached: its host name did not resolve", provider)
-	case errors.As(err, &op) && op.Op == "dial", errors.Is(err, syscall.ECONNREFUSED):
-		e.Code, e.Sent = llm.CodeProviderUnavailable, false
-		e.Message = fmt.Sprintf("provider %s could not be reached: connection failed", provider)
-	case errors.As(err, &ne) && ne.Timeout():
-		e.Code = llm.CodeProviderTimeout
-		e.Message = fmt.Sprintf("provider %s timed out", provider)
-	default:
-		e.Code = llm.CodeProviderUnavailable
-		if sent {
-			e.Message = fmt.Sprintf("the connection to provider %s failed after the request was sent", provider)
-		} else {
-			e.Message = fmt.Sprintf("the connection to provider %s failed before the request was sent", provider)
-		}
-	}
-	return e
+	return llm.TransportError(ctx, provider, err, sent)
 }

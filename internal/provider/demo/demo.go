@@ -123,9 +123,15 @@ type stream struct {
 	delay time.Duration
 	pos   int // events emitted so far
 	done  bool
+	// closed is set by Close before the end: the rest of the stream is
+	// cancelled, as it is for a provider whose connection was dropped.
+	closed bool
 }
 
 func (s *stream) Next() (llm.Event, error) {
+	if s.closed {
+		return llm.Event{}, &llm.Error{Code: llm.CodeClientCancelled, Message: "the stream was closed before its end"}
+	}
 	if s.done {
 		return llm.Event{}, io.EOF
 	}
@@ -170,7 +176,14 @@ func (s *stream) Next() (llm.Event, error) {
 	return ev, nil
 }
 
-func (s *stream) Close() error { s.done = true; return nil }
+// Close ends the stream: a stream closed before its last event reports
+// client_cancelled from then on, one read to the end keeps io.EOF.
+func (s *stream) Close() error {
+	if !s.done {
+		s.closed = true
+	}
+	return nil
+}
 
 // splitWords splits text into pieces that concatenate back to text, each a
 // word with its leading space, as streaming models send them.

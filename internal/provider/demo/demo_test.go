@@ -390,8 +390,9 @@ func TestStreamCloseEnds(t *testing.T) {
 	if err := reply.Stream.Close(); err != nil {
 		t.Errorf("Close() = %v, want nil", err)
 	}
-	if _, err := reply.Stream.Next(); !errors.Is(err, io.EOF) {
-		t.Errorf("Next() after Close = %v, want io.EOF", err)
+	var e *llm.Error
+	if _, err := reply.Stream.Next(); !errors.As(err, &e) || e.Code != llm.CodeClientCancelled {
+		t.Errorf("Next() after Close = %v, want client_cancelled (the stream did not end)", err)
 	}
 }
 

@@ -23,6 +23,9 @@ var reasoningBudgets = map[string]int{"none": 0, "minimal": 1024, "low": 1024, "
 // failure is an *llm.Error: invalid_request for a malformed request,
 // feature_not_supported for what Gemini cannot do.
 func (c *Client) toWire(req *llm.Request) (*wire.Request, error) {
+	if e := req.Untranslatable(c.name, providerType); e != nil {
+		return nil, e
+	}
 	w := &wire.Request{Contents: make([]wire.Content, 0, len(req.Messages))}
 	callNames := make(map[string]string) // tool call id → function name, from earlier assistant turns
 	for i := range req.Messages {
@@ -234,6 +237,10 @@ func (c *Client) toolsToWire(w *wire.Request, req *llm.Request) error {
 			return llm.ParamError("tool_choice", "tool_choice %q needs tools", tc.Mode)
 		}
 		return nil
+	}
+	if p := req.ParallelToolCalls; p != nil && !*p {
+		// Gemini has no switch for it: it may always call several.
+		return llm.Unsupported("parallel_tool_calls: false", c.name, providerType)
 	}
 	decls := make([]wire.FunctionDeclaration, 0, len(req.Tools))
 	for i, t := range req.Tools {

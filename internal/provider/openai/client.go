@@ -327,6 +327,9 @@ func (c *Client) encode(req *llm.Request) ([]byte, error) {
 			return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request body is not a JSON object", Err: err}
 		}
 	} else {
+		if e := c.untranslatable(req); e != nil {
+			return nil, e
+		}
 		var err error
 		if b, err = marshalRequest(req, c.compat); err != nil {
 			return nil, err

@@ -3,6 +3,8 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/airgw/airgw/internal/llm"
 	wire "github.com/airgw/airgw/internal/wire/openai"
@@ -11,6 +13,24 @@ import (
 // maxTokenCount bounds any token count a provider reports; larger values
 // are treated as a malformed response rather than billed.
 const maxTokenCount = 1 << 40
+
+// untranslatable refuses what a translated request (one from another
+// dialect) asks for that Chat Completions cannot do: top_k, and extended
+// thinking with a token budget (OpenAI's reasoning models take
+// reasoning_effort instead), besides whatever the client's dialect could
+// not carry over (Request.NativeOnly).
+func (c *Client) untranslatable(req *llm.Request) *llm.Error {
+	if e := req.Untranslatable(c.name, c.typ); e != nil {
+		return e
+	}
+	switch {
+	case req.TopK != nil:
+		return llm.Unsupported("`top_k`", c.name, c.typ)
+	case req.Thinking != nil && req.Thinking.Enabled:
+		return llm.Unsupported("`thinking` (extended thinking with a token budget; OpenAI models take reasoning_effort)", c.name, c.typ)
+	}
+	return nil
+}
 
 // toWire builds the wire request for req. compat selects the
 // openai_compatible dialect (see Config.Compatible).
@@ -22,7 +42,10 @@ func toWire(req *llm.Request, compat bool) (*wire.ChatRequest, error) {
 		TopP:        req.TopP,
 		Seed:        req.Seed,
 		User:        req.User,
-		Stream:      req.Stream,
+		// Set only by OpenAI clients, whose requests usually pass through;
+		// a translated one must not lose it.
+		ReasoningEffort: req.ReasoningEffort,
+		Stream:          req.Stream,
 	}
 	for i := range req.Messages {
 		m, err := messageToWire(&req.Messages[i], compat)
@@ -92,6 +115,19 @@ func marshalRequest(req *llm.Request, compat bool) ([]byte, error) {
 
 func messageToWire(m *llm.Message, compat bool) (wire.Message, error) {
 	w := wire.Message{Role: string(m.Role), Name: m.Name, ToolCallID: m.ToolCallID}
+	content := m.Content
+	if m.Role == llm.RoleAssistant {
+		// Reasoning of earlier turns (another provider's thinking blocks)
+		// has no place in Chat Completions and does not change the answer.
+		content = slices.DeleteFunc(slices.Clone(content), func(p llm.Part) bool {
+			return p.Type == llm.PartThinking || p.Type == llm.PartRedactedThinking
+		})
+	}
+	if m.Role == llm.RoleTool && m.IsError {
+		// Chat Completions has no error flag on tool results: say it in
+		// the content, so that the model still learns that the call failed.
+		content = append([]llm.Part{{Type: llm.PartText, Text: "Error: "}}, content...)
+	}
 	if compat && m.Role == llm.RoleDeveloper {
 		w.Role = wire.RoleSystem // most compatible servers predate "developer"
 	}
@@ -100,21 +136,25 @@ func messageToWire(m *llm.Message, compat bool) (wire.Message, error) {
 			Function: wire.FunctionCall{Name: tc.Name, Arguments: tc.Arguments}})
 	}
 	textOnly := true
-	for _, p := range m.Content {
+	for _, p := range content {
 		if p.Type != llm.PartText {
 			textOnly = false
 		}
 	}
 	switch {
-	case len(m.Content) == 0 && len(m.ToolCalls) > 0:
+	case len(content) == 0 && len(m.ToolCalls) > 0:
 		// content null: an assistant turn that only calls tools.
-	case len(m.Content) == 0:
+	case len(content) == 0:
 		w.Content = wire.TextContent("")
-	case textOnly && (m.ContentIsString || compat):
-		w.Content = wire.TextContent(m.Text())
+	case textOnly && (m.ContentIsString || m.IsError || compat):
+		var b strings.Builder
+		for _, p := range content {
+			b.WriteString(p.Text)
+		}
+		w.Content = wire.TextContent(b.String())
 	default:
-		parts := make([]wire.ContentPart, 0, len(m.Content))
-		for _, p := range m.Content {
+		parts := make([]wire.ContentPart, 0, len(content))
+		for _, p := range content {
 			switch p.Type {
 			case llm.PartText:
 				parts = append(parts, wire.ContentPart{Type: wire.PartText, Text: p.Text})
@@ -174,10 +214,9 @@ func decodeResponse(provider, key string, status int, body []byte) (*llm.Respons
 }
 
 func messageFromWire(w *wire.Message) llm.Message {
-	m := llm.Message{Role: llm.Role(w.Role), Name: w.Name, ToolCallID: w.ToolCallID}
-	if m.Role == "" {
-		m.Role = llm.RoleAssistant
-	}
+	// A completion's message is the assistant's, whatever role a
+	// compatible server writes.
+	m := llm.Message{Role: llm.RoleAssistant, Name: w.Name, ToolCallID: w.ToolCallID}
 	switch w.Content.Kind {
 	case wire.ContentString:
 		m.Content = []llm.Part{{Type: llm.PartText, Text: w.Content.Text}}

@@ -63,6 +63,16 @@ var encodeCases = []struct {
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("give a"), ContentIsString: true, Name: "alice"}}}},
 	{"json-object", true, llm.Request{Model: "mistral", N: 1, ResponseFormat: &llm.ResponseFormat{Type: "json_object"}, Stream: true,
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("json please"), ContentIsString: true}}}},
+	// An Anthropic client's conversation: earlier thinking blocks are not
+	// sent, a failed tool call says so in its content.
+	{"from-anthropic-thinking-and-tool-error", false, llm.Request{Model: "gpt-4o",
+		Tools: []llm.Tool{{Name: "lookup", Parameters: json.RawMessage(`{"type":"object"}`)}},
+		Messages: []llm.Message{
+			{Role: llm.RoleUser, Content: text("find it"), ContentIsString: true},
+			{Role: llm.RoleAssistant, Content: []llm.Part{{Type: llm.PartThinking, Text: "I should look it up", Signature: "sig"}, {Type: llm.PartRedactedThinking, Data: "opaque"}, {Type: llm.PartText, Text: "Looking."}},
+				ToolCalls: []llm.ToolCall{{ID: "toolu_1", Name: "lookup", Arguments: `{}`}}},
+			{Role: llm.RoleTool, ToolCallID: "toolu_1", IsError: true, Content: []llm.Part{{Type: llm.PartText, Text: "not found"}}},
+		}}},
 	{"empty-content", false, llm.Request{Model: "gpt-4o",
 		Messages: []llm.Message{{Role: llm.RoleUser}, {Role: llm.RoleAssistant}}}},
 }
@@ -121,6 +131,45 @@ func TestEncodeErrors(t *testing.T) {
 				t.Errorf("marshalRequest(%s) = %v, want invalid_request on %s", tt.name, err, tt.param)
 			}
 		})
+	}
+}
+
+// TestEncodeRefusesWhatItWouldDrop checks that a request from another
+// dialect asking for what Chat Completions cannot do is refused with
+// feature_not_supported naming it, never sent without it.
+func TestEncodeRefusesWhatItWouldDrop(t *testing.T) {
+	base := func() *llm.Request {
+		return &llm.Request{Model: "gpt-4o", Messages: []llm.Message{{Role: llm.RoleUser, Content: text("hi"), ContentIsString: true}}}
+	}
+	tests := []struct {
+		name, want string
+		mod        func(*llm.Request)
+	}{
+		{"top_k", "`top_k`", func(r *llm.Request) { r.TopK = ptr(5) }},
+		{"thinking", "`thinking`", func(r *llm.Request) { r.Thinking = &llm.Thinking{Enabled: true, BudgetTokens: 2048} }},
+		{"native_only", "`container`", func(r *llm.Request) { r.NativeOnly = func() []string { return []string{"container"} } }},
+	}
+	fake := openaitest.NewServer(t)
+	c := newClient(t, fake.URL())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := base()
+			tt.mod(req)
+			_, err := c.Chat(context.Background(), req)
+			var e *llm.Error
+			if !errors.As(err, &e) || e.Code != llm.CodeFeatureNotSupported || !bytes.Contains([]byte(e.Message), []byte(tt.want)) {
+				t.Errorf("Chat(%s) = %v, want feature_not_supported naming %s", tt.name, err, tt.want)
+			}
+		})
+	}
+	if n := fake.Calls(); n != 0 {
+		t.Errorf("upstream calls = %d, want 0", n)
+	}
+	// Thinking switched off asks for nothing OpenAI cannot do.
+	req := base()
+	req.Thinking = &llm.Thinking{}
+	if _, err := c.Chat(context.Background(), req); err != nil {
+		t.Errorf("Chat(thinking disabled) = %v, want an answer", err)
 	}
 }
 

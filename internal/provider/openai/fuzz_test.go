@@ -140,3 +140,29 @@ func FuzzSetModel(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEmbeddings feeds arbitrary bytes as an embeddings answer, in
+// both encodings: a decoded answer has vectors and sane usage, a refusal
+// is classified.
+func FuzzDecodeEmbeddings(f *testing.F) {
+	_, _, body, err := openaitest.LoadFixture("embeddings-dimensions")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(body, true)
+	f.Add([]byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-2e-3]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}`), false)
+	f.Add([]byte(`{"data":[{"index":5,"embedding":"AAAA"}],"usage":{"prompt_tokens":-1}}`), true)
+	f.Fuzz(func(t *testing.T, body []byte, b64 bool) {
+		r, err := decodeEmbeddings("oai", openaitest.Key, 200, body, b64)
+		if err != nil {
+			var e *llm.Error
+			if !errors.As(err, &e) || !e.Code.Known() || e.Provider != "oai" {
+				t.Fatalf("decodeEmbeddings error = %v, want a classified *llm.Error", err)
+			}
+			return
+		}
+		if r.Usage.InputTokens < 0 {
+			t.Fatalf("decodeEmbeddings(%q) usage = %+v", body, r.Usage)
+		}
+	})
+}

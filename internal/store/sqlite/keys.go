@@ -15,13 +15,13 @@ import (
 
 var _ keys.Store = (*DB)(nil)
 
-const keyColumns = `id, name, team, models, hash, prefix, created_at, expires_at, revoked_at, last_used_at, metadata`
+const keyColumns = `id, name, team, models, hash, prefix, created_at, expires_at, revoked_at, last_used_at, metadata, family, rotated_to, settings`
 
-// CreateKey implements keys.Store.
-func (db *DB) CreateKey(ctx context.Context, k *keys.Key) error {
+// keyRow is a key's column values, in keyColumns order.
+func keyRow(k *keys.Key) ([]any, error) {
 	models, err := json.Marshal(nonNil(k.Models))
 	if err != nil {
-		return fmt.Errorf("sqlite: create key: %w", err)
+		return nil, err
 	}
 	meta := k.Metadata
 	if meta == nil {
@@ -29,22 +29,46 @@ func (db *DB) CreateKey(ctx context.Context, k *keys.Key) error {
 	}
 	metadata, err := json.Marshal(meta)
 	if err != nil {
-		return fmt.Errorf("sqlite: create key: %w", err)
+		return nil, err
+	}
+	settings, err := json.Marshal(k.Settings)
+	if err != nil {
+		return nil, err
 	}
 	var times [4]any
 	for i, t := range []time.Time{k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt} {
 		if times[i], err = nanos(t); err != nil {
-			return fmt.Errorf("sqlite: create key: %w", err)
+			return nil, err
 		}
 	}
 	if times[0] == nil {
-		return errors.New("sqlite: create key: CreatedAt is zero")
+		return nil, errors.New("CreatedAt is zero")
 	}
+	return []any{k.ID, k.Name, k.Team, string(models), k.Hash, k.Prefix, times[0], times[1], times[2], times[3],
+		string(metadata), k.Family, k.RotatedTo, string(settings)}, nil
+}
+
+// CreateKey implements keys.Store.
+func (db *DB) CreateKey(ctx context.Context, k *keys.Key) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key: %w", err)
 	}
 	defer tx.Rollback()
+	if err := insertKey(ctx, tx, k); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: create key: %w", err)
+	}
+	return nil
+}
+
+func insertKey(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
+	row, err := keyRow(k)
+	if err != nil {
+		return fmt.Errorf("sqlite: create key: %w", err)
+	}
 	if k.RevokedAt.IsZero() {
 		var taken bool
 		err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM keys WHERE name = ? AND revoked_at IS NULL`, k.Name).Scan(&taken)
@@ -55,15 +79,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keys.Key) error {
 			return keys.ErrDuplicateName
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Team, string(models), k.Hash, k.Prefix, times[0], times[1], times[2], times[3], string(metadata))
+	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
 	if err != nil {
 		if isConstraint(err) && strings.Contains(err.Error(), "keys.name") {
 			return keys.ErrDuplicateName
 		}
-		return fmt.Errorf("sqlite: create key: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: create key: %w", err)
 	}
 	return nil
@@ -129,8 +149,8 @@ func (db *DB) RevokeKey(ctx context.Context, idOrName string, at time.Time) (*ke
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revoke key: %w", err)
 	}
-	if !k.RevokedAt.IsZero() {
-		return k, nil
+	if !k.RevokedAt.IsZero() && !k.RevokedAt.After(at) {
+		return k, nil // the first revocation stands; a later one (a rotation's grace) is brought forward
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE keys SET revoked_at = ? WHERE id = ?`, atN, k.ID); err != nil {
 		return nil, fmt.Errorf("sqlite: revoke key: %w", err)
@@ -178,12 +198,16 @@ type scanner interface{ Scan(dest ...any) error }
 func scanKey(s scanner) (*keys.Key, error) {
 	var (
 		k                          keys.Key
-		models, metadata           string
+		models, metadata, settings string
 		created                    int64
 		expires, revoked, lastUsed sql.NullInt64
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Team, &models, &k.Hash, &k.Prefix, &created, &expires, &revoked, &lastUsed, &metadata); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Team, &models, &k.Hash, &k.Prefix, &created, &expires, &revoked, &lastUsed, &metadata,
+		&k.Family, &k.RotatedTo, &settings); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(settings), &k.Settings); err != nil {
+		return nil, fmt.Errorf("key %s: settings: %w", k.ID, err)
 	}
 	if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
 		return nil, fmt.Errorf("key %s: models: %w", k.ID, err)
@@ -216,4 +240,68 @@ func nonNil(s []string) []string {
 func isConstraint(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == 19 // SQLITE_CONSTRAINT
+}
+
+// KeyByID implements keys.Store.
+func (db *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
+	k, err := scanKey(db.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keys.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key by id: %w", err)
+	}
+	return k, nil
+}
+
+// UpdateKey implements keys.Store.
+func (db *DB) UpdateKey(ctx context.Context, k *keys.Key) error {
+	row, err := keyRow(k)
+	if err != nil {
+		return fmt.Errorf("sqlite: update key: %w", err)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE keys SET models = ?, expires_at = ?, metadata = ?, settings = ? WHERE id = ?`,
+		row[3], row[7], row[10], row[13], k.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: update key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return keys.ErrNotFound
+	}
+	return nil
+}
+
+// RotateKey implements keys.Store.
+func (db *DB) RotateKey(ctx context.Context, old, next *keys.Key) error {
+	at, err := nanos(old.RevokedAt)
+	if err != nil || at == nil {
+		return fmt.Errorf("sqlite: rotate key: bad revocation time %v", old.RevokedAt)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate key: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE keys SET revoked_at = ?, rotated_to = ? WHERE id = ? AND revoked_at IS NULL AND rotated_to = ''`,
+		at, next.ID, old.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM keys WHERE id = ?`, old.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("sqlite: rotate key: %w", err)
+		}
+		if !exists {
+			return keys.ErrNotFound
+		}
+		return keys.ErrRevoked
+	}
+	if err := insertKey(ctx, tx, next); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: rotate key: %w", err)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/store/storetest"
+	"github.com/airgw/airgw/internal/users"
 )
 
 func openTemp(t *testing.T) *DB {
@@ -30,6 +31,10 @@ func openTemp(t *testing.T) *DB {
 
 func TestKeyStore(t *testing.T) {
 	storetest.TestKeyStore(t, func(t *testing.T) keys.Store { return openTemp(t) })
+}
+
+func TestUserStore(t *testing.T) {
+	storetest.TestUserStore(t, func(t *testing.T) users.Store { return openTemp(t) })
 }
 
 func TestAuditStore(t *testing.T) {

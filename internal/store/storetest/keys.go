@@ -37,6 +37,7 @@ func testKey(id, name, team string, created time.Time) *keys.Key {
 // an empty store; it is called once per subtest.
 func TestKeyStore(t *testing.T, newStore func(t *testing.T) keys.Store) {
 	ctx := context.Background()
+	testKeyGovernance(t, newStore)
 
 	t.Run("CreateAndGet", func(t *testing.T) {
 		s := newStore(t)

@@ -288,6 +288,7 @@ func (s *Server) embed(w http.ResponseWriter, idx int, rec *Request) {
 			dims = req.Dimensions
 		}
 		n := int64(len(strings.Fields(req.InputText)))
+		s.setUsage(idx, &wire.TokenUsage{InputTokens: n})
 		w.Header().Set(wire.HeaderInputTokenCount, strconv.FormatInt(n, 10))
 		b, _ := json.Marshal(wire.TitanEmbedResponse{Embedding: EmbedVector(req.InputText, dims), InputTextTokenCount: n})
 		_, _ = w.Write(b)
@@ -304,6 +305,7 @@ func (s *Server) embed(w http.ResponseWriter, idx int, rec *Request) {
 			vecs[i] = EmbedVector(t, 1024)
 		}
 		raw, _ := json.Marshal(vecs)
+		s.setUsage(idx, &wire.TokenUsage{InputTokens: n})
 		w.Header().Set(wire.HeaderInputTokenCount, strconv.FormatInt(n, 10))
 		b, _ := json.Marshal(wire.CohereEmbedResponse{ID: "bedrocktest", ResponseType: "embeddings_floats", Texts: req.Texts, Embeddings: raw})
 		_, _ = w.Write(b)

@@ -200,8 +200,17 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 	answer := "echo: " + lastUserText(req)
 	var call *wire.Part
 	last := req.Contents[len(req.Contents)-1]
-	if len(req.Tools) > 0 && len(req.Tools[0].FunctionDeclarations) > 0 && last.Role == wire.RoleUser && last.Parts[0].FunctionResponse == nil {
-		call = &wire.Part{FunctionCall: &wire.FunctionCall{Name: req.Tools[0].FunctionDeclarations[0].Name, Args: json.RawMessage("{}")}}
+	var fc *wire.FunctionCallingConfig
+	if req.ToolConfig != nil {
+		fc = req.ToolConfig.FunctionCallingConfig
+	}
+	if len(req.Tools) > 0 && len(req.Tools[0].FunctionDeclarations) > 0 && last.Role == wire.RoleUser && last.Parts[0].FunctionResponse == nil &&
+		(fc == nil || fc.Mode != wire.ModeNone) {
+		name := req.Tools[0].FunctionDeclarations[0].Name
+		if fc != nil && len(fc.AllowedFunctionNames) > 0 {
+			name = fc.AllowedFunctionNames[0]
+		}
+		call = &wire.Part{FunctionCall: &wire.FunctionCall{Name: name, Args: json.RawMessage("{}")}}
 		answer = "{}"
 	}
 	total := EchoUsage(req, answer)
@@ -298,6 +307,10 @@ func Embedding(text string, dims int) []float32 {
 
 // embed answers embedContent and batchEmbedContents.
 func (s *Server) embed(w http.ResponseWriter, idx int, rec *Request) {
+	if kind, ok := strings.CutPrefix(rec.Model, "error:"); ok {
+		serveError(w, kind)
+		return
+	}
 	var reqs []wire.EmbedContentRequest
 	dec := json.NewDecoder(bytes.NewReader(rec.Raw))
 	dec.DisallowUnknownFields()

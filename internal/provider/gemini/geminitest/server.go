@@ -13,8 +13,10 @@
 //   - any other model echoes: "echo: " + the last user text, streamed one
 //     word per chunk with \r\n\r\n separators and growing usageMetadata,
 //     as the real API streams; a request with tools whose last turn is the
-//     user's text gets a functionCall of the first tool with args {}.
-//     embedContent and batchEmbedContents return deterministic vectors.
+//     user's text gets a functionCall of the first tool (or the first of
+//     allowedFunctionNames) with args {}, unless the mode is NONE.
+//     embedContent and batchEmbedContents return deterministic vectors
+//     (or, for an "error:<status>" model, that error).
 //
 // The API key must arrive in the x-goog-api-key header. A key in the URL
 // query ("key=") fails the test: a URL can end up in logs, so the adapter

@@ -113,15 +113,22 @@ func lastUserText(req *wire.ChatRequest) string {
 	return ""
 }
 
-// echo answers deterministically; cut >= 0 drops a stream after cut chunks.
-func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, req *wire.ChatRequest, cut int) {
+// echo answers deterministically; cut >= 0 drops a stream after cut chunks,
+// or, with midErr, ends it there with an error chunk, as OpenAI does when
+// it fails after the stream started.
+func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, req *wire.ChatRequest, cut int, midErr bool) {
 	n := idx + 1
 	id := fmt.Sprintf("chatcmpl-openaitest-%d", n)
 	var call *wire.ToolCall
 	answer := "echo: " + lastUserText(req)
-	if len(req.Tools) > 0 && req.Messages[len(req.Messages)-1].Role == wire.RoleUser {
+	if len(req.Tools) > 0 && req.Messages[len(req.Messages)-1].Role == wire.RoleUser &&
+		(req.ToolChoice == nil || req.ToolChoice.Mode != "none") {
+		name := req.Tools[0].Function.Name
+		if tc := req.ToolChoice; tc != nil && tc.Function != "" {
+			name = tc.Function
+		}
 		call = &wire.ToolCall{ID: fmt.Sprintf("call_openaitest_%d", n), Type: "function",
-			Function: wire.FunctionCall{Name: req.Tools[0].Function.Name, Arguments: "{}"}}
+			Function: wire.FunctionCall{Name: name, Arguments: "{}"}}
 		answer = call.Function.Arguments
 	}
 	u := EchoUsage(req, answer)
@@ -193,6 +200,11 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, req *wire
 	for i, c := range chunks {
 		if i == cut {
 			s.update(idx, func(q *Request) { q.Usage = nil })
+			if midErr {
+				_, _ = fmt.Fprintf(w, "data: %s\n\n", midStreamErrorBody)
+				_ = rc.Flush()
+				return
+			}
 			_ = rc.Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
 		}
@@ -214,3 +226,7 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, req *wire
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	_ = rc.Flush()
 }
+
+// midStreamErrorBody is the error chunk OpenAI sends when a stream fails
+// after it started (no [DONE] follows).
+const midStreamErrorBody = `{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`

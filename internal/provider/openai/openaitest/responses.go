@@ -192,6 +192,10 @@ func (s *Server) echoResponse(w http.ResponseWriter, r *http.Request, idx int, r
 			_ = rc.Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
 		}
+		if i == len(evs)-1 {
+			// Recorded before the client can read the usage it reports.
+			s.update(idx, func(q *Request) { q.Usage = wu })
+		}
 		ev.data["type"], ev.data["sequence_number"] = ev.name, i
 		b, _ := json.Marshal(ev.data)
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b); err != nil {
@@ -201,7 +205,6 @@ func (s *Server) echoResponse(w http.ResponseWriter, r *http.Request, idx int, r
 			return
 		}
 	}
-	s.update(idx, func(q *Request) { q.Usage = wu })
 }
 
 // outputItemJSON encodes a message output item as the API does.

@@ -14,10 +14,13 @@
 //     content_filter) and azure_429 (with retry-after-ms: 1500).
 //   - "cut:K" streams K chunks, then drops the connection without [DONE].
 //   - "slow:<duration>" waits (until the client cancels) before echoing.
+//   - "midstream-error" streams a few chunks of the echo, then an error
+//     chunk (server_error) and no [DONE].
 //   - any other model echoes: "echo: " + the last user message's text,
 //     streamed one word per chunk when "stream" is set, with deterministic
 //     usage (see EchoUsage); a request with tools whose last message is from
-//     the user gets a call to the first tool with arguments "{}".
+//     the user gets a call to the first tool (or the one tool_choice names)
+//     with arguments "{}", unless tool_choice is "none".
 //
 // The package is for tests only.
 package openaitest
@@ -35,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airgw/airgw/internal/llm"
 	wire "github.com/airgw/airgw/internal/wire/openai"
 )
 
@@ -145,6 +149,24 @@ func (s *Server) LastUsage() *wire.Usage {
 		return nil
 	}
 	return s.requests[len(s.requests)-1].Usage
+}
+
+// Usage returns the usage reported for the last request in neutral terms
+// (cached tokens are part of the input, reasoning tokens of the output, as
+// OpenAI counts them); false when it reported none.
+func (s *Server) Usage() (llm.Usage, bool) {
+	u := s.LastUsage()
+	if u == nil {
+		return llm.Usage{}, false
+	}
+	out := llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+	if d := u.PromptTokensDetails; d != nil {
+		out.CacheReadTokens = d.CachedTokens
+	}
+	if d := u.CompletionTokensDetails; d != nil {
+		out.ReasoningTokens = d.ReasoningTokens
+	}
+	return out, true
 }
 
 // record stores r and returns its index.
@@ -453,16 +475,22 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, idx int, b *wire
 			return
 		case <-t.C:
 		}
-		s.echo(w, r, idx, b, -1)
+		s.echo(w, r, idx, b, -1, false)
+	case "midstream-error":
+		if !b.Stream {
+			writeError(w, http.StatusBadRequest, errorBody("midstream-error needs stream: true", "invalid_request_error", "model", ""), nil)
+			return
+		}
+		s.echo(w, r, idx, b, 3, true)
 	case "cut":
 		k, err := strconv.Atoi(arg)
 		if err != nil || k < 0 || !b.Stream {
 			writeError(w, http.StatusBadRequest, errorBody("cut:K needs a number and stream: true", "invalid_request_error", "model", ""), nil)
 			return
 		}
-		s.echo(w, r, idx, b, k)
+		s.echo(w, r, idx, b, k, false)
 	default:
-		s.echo(w, r, idx, b, -1)
+		s.echo(w, r, idx, b, -1, false)
 	}
 }
 
