@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The spool is a directory of append-only segment files, seg-<n>.log, each
@@ -181,12 +182,45 @@ func (f *frame) begin() (Record, error) {
 	if !ok {
 		return Record{}, errTorn
 	}
-	var r Record
-	if err := json.Unmarshal(body, &r); err != nil {
+	var m mark
+	if err := json.Unmarshal(body, &m); err != nil {
 		return Record{}, fmt.Errorf("audit: spool: begin %s: %w", id, err)
 	}
+	r := m.record()
 	r.RequestID = id
 	return r, nil
+}
+
+// mark is what an in-flight mark keeps of a request: what is known before
+// its first upstream attempt, and no more (it is written on every request,
+// so it is kept small and quick to encode).
+type mark struct {
+	Start          time.Time `json:"s"`
+	KeyID          string    `json:"k,omitempty"`
+	KeyName        string    `json:"kn,omitempty"`
+	Team           string    `json:"t,omitempty"`
+	EndUser        string    `json:"u,omitempty"`
+	Purpose        string    `json:"p,omitempty"`
+	Tags           []string  `json:"tg,omitempty"`
+	ClientIP       string    `json:"ip,omitempty"`
+	Dialect        string    `json:"d,omitempty"`
+	Endpoint       string    `json:"e,omitempty"`
+	Stream         bool      `json:"st,omitempty"`
+	RequestedModel string    `json:"m,omitempty"`
+	Provider       string    `json:"pr,omitempty"`
+	ServedModel    string    `json:"sm,omitempty"`
+}
+
+func markOf(r *Record) *mark {
+	return &mark{Start: r.Start.UTC(), KeyID: r.KeyID, KeyName: r.KeyName, Team: r.Team, EndUser: r.EndUser, Purpose: r.Purpose,
+		Tags: r.Tags, ClientIP: r.ClientIP, Dialect: r.Dialect, Endpoint: r.Endpoint, Stream: r.Stream,
+		RequestedModel: r.RequestedModel, Provider: r.Provider, ServedModel: r.ServedModel}
+}
+
+func (m *mark) record() Record {
+	return Record{Start: m.Start, KeyID: m.KeyID, KeyName: m.KeyName, Team: m.Team, EndUser: m.EndUser, Purpose: m.Purpose,
+		Tags: m.Tags, ClientIP: m.ClientIP, Dialect: m.Dialect, Endpoint: m.Endpoint, Stream: m.Stream,
+		RequestedModel: m.RequestedModel, Provider: m.Provider, ServedModel: m.ServedModel}
 }
 
 // segmentName is the file name of segment n.

@@ -247,8 +247,7 @@ func (s *Spool) Begin(rec Record) error {
 		s.refused.Add(1)
 		return fmt.Errorf("%w: %s of records wait for the database, over audit.spool_max_size (%s)", ErrSpoolFull, humanSize(over), humanSize(s.o.MaxSize))
 	}
-	rec.Start, rec.End = rec.Start.UTC(), rec.End.UTC()
-	body, err := json.Marshal(&rec)
+	body, err := json.Marshal(markOf(&rec))
 	if err != nil {
 		return fmt.Errorf("audit: spool: encoding request %s: %w", rec.RequestID, err)
 	}
