@@ -58,16 +58,16 @@ func tamperTrials(ctx context.Context, db *sqlite.DB, n int) {
 	trials := []trial{
 		{"alter one record's cost",
 			func(x *sql.DB) error {
-				return exec(x, `UPDATE audit_records SET cost_nano_usd = cost_nano_usd + 1 WHERE chain = 'wbench' AND seq = ?`, k)
+				return exec(x, `UPDATE audit_records SET cost_nano_usd = cost_nano_usd + 1 WHERE chain = 'wbench' AND chain != '' AND seq = ?`, k)
 			},
 			func(x *sql.DB) error {
-				return exec(x, `UPDATE audit_records SET cost_nano_usd = cost_nano_usd - 1 WHERE chain = 'wbench' AND seq = ?`, k)
+				return exec(x, `UPDATE audit_records SET cost_nano_usd = cost_nano_usd - 1 WHERE chain = 'wbench' AND chain != '' AND seq = ?`, k)
 			},
 			audit.ProblemAltered, k},
 		{"delete one record",
 			func(x *sql.DB) error {
 				saved = load(k)
-				return exec(x, `DELETE FROM audit_records WHERE chain = 'wbench' AND seq = ?`, k)
+				return exec(x, `DELETE FROM audit_records WHERE chain = 'wbench' AND chain != '' AND seq = ?`, k)
 			},
 			func(x *sql.DB) error { return db.InsertRecords(ctx, []audit.Record{saved}) },
 			audit.ProblemMissing, k},
@@ -95,7 +95,7 @@ func tamperTrials(ctx context.Context, db *sqlite.DB, n int) {
 			audit.ProblemBroken, k},
 		{"truncate the last 3 records",
 			func(x *sql.DB) error {
-				return exec(x, `DELETE FROM audit_records WHERE chain = 'wbench' AND seq > ?`, n-3)
+				return exec(x, `DELETE FROM audit_records WHERE chain = 'wbench' AND chain != '' AND seq > ?`, n-3)
 			},
 			nil, // set below, with the records it deletes
 			audit.ProblemTruncated, int64(n - 2)},
@@ -139,7 +139,7 @@ func tamperTrials(ctx context.Context, db *sqlite.DB, n int) {
 func swap(x *sql.DB, a, b int64) error {
 	const tmp = 1 << 41
 	for _, q := range [][2]int64{{a, tmp}, {b, a}, {tmp, b}} {
-		if err := exec(x, `UPDATE audit_records SET seq = ? WHERE chain = 'wbench' AND seq = ?`, q[1], q[0]); err != nil {
+		if err := exec(x, `UPDATE audit_records SET seq = ? WHERE chain = 'wbench' AND chain != '' AND seq = ?`, q[1], q[0]); err != nil {
 			return err
 		}
 	}
@@ -149,10 +149,10 @@ func swap(x *sql.DB, a, b int64) error {
 // renumber adds by to the seq of every record from seq from on, in two
 // passes so that the unique index never sees two records at one seq.
 func renumber(x *sql.DB, from, by, shift int64) error {
-	if err := exec(x, `UPDATE audit_records SET seq = seq + ? WHERE chain = 'wbench' AND seq >= ?`, shift, from); err != nil {
+	if err := exec(x, `UPDATE audit_records SET seq = seq + ? WHERE chain = 'wbench' AND chain != '' AND seq >= ?`, shift, from); err != nil {
 		return err
 	}
-	return exec(x, `UPDATE audit_records SET seq = seq - ? + ? WHERE chain = 'wbench' AND seq >= ?`, shift, by, shift)
+	return exec(x, `UPDATE audit_records SET seq = seq - ? + ? WHERE chain = 'wbench' AND chain != '' AND seq >= ?`, shift, by, shift)
 }
 
 // rehashTrial alters record k and recomputes every hash up to the next
@@ -189,7 +189,7 @@ func rehashTrial(ctx context.Context, db *sqlite.DB, x *sql.DB, k int64) {
 			log.Fatal(err)
 		}
 		for _, r := range rs {
-			if _, err := tx.Exec(`UPDATE audit_records SET cost_nano_usd = ?, prev_hash = ?, hash = ? WHERE chain = 'wbench' AND seq = ?`,
+			if _, err := tx.Exec(`UPDATE audit_records SET cost_nano_usd = ?, prev_hash = ?, hash = ? WHERE chain = 'wbench' AND chain != '' AND seq = ?`,
 				r.CostNanoUSD, r.PrevHash, r.Hash, r.Seq); err != nil {
 				log.Fatal(err)
 			}

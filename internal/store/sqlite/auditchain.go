@@ -32,7 +32,7 @@ func (db *DB) InsertCheckpoints(ctx context.Context, cps []audit.Checkpoint) err
 // ChainHead implements audit.HeadSource.
 func (db *DB) ChainHead(ctx context.Context, chain string) (audit.Head, error) {
 	var h audit.Head
-	err := db.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain).Scan(&h.Seq, &h.Hash)
+	err := db.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records WHERE chain = ? AND chain != '' ORDER BY seq DESC LIMIT 1`, chain).Scan(&h.Seq, &h.Hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return audit.Head{}, nil
 	}
@@ -78,9 +78,11 @@ func (db *DB) Chains(ctx context.Context) ([]string, int64, error) {
 	return chains, unchained, nil
 }
 
-// ChainRecords implements audit.ChainSource.
+// ChainRecords implements audit.ChainSource. (chain != '' lets SQLite use
+// the partial index on (chain, seq): records come in order, without a
+// sort.)
 func (db *DB) ChainRecords(ctx context.Context, chain string, fn func(audit.Record) error) error {
-	_, err := db.scanRecords(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE chain = ? ORDER BY seq`, []any{chain}, fn)
+	_, err := db.scanRecords(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE chain = ? AND chain != '' ORDER BY seq`, []any{chain}, fn)
 	return err
 }
 

@@ -58,7 +58,7 @@ func (db *DB) PurgeRecords(ctx context.Context, before time.Time) (int64, error)
 	total += n
 	// Chained records: up to the last checkpoint before the cut-off.
 	rows, err := tx.QueryContext(ctx, `SELECT c.chain, max(c.seq) FROM audit_checkpoints c
-		JOIN audit_records r ON r.chain = c.chain AND r.seq = c.seq
+		JOIN audit_records r ON r.chain = c.chain AND r.seq = c.seq AND r.chain != ''
 		WHERE r.start_ns < ? GROUP BY c.chain`, cut)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: purge records: %w", err)
@@ -81,7 +81,7 @@ func (db *DB) PurgeRecords(ctx context.Context, before time.Time) (int64, error)
 		// By position, not time: what precedes the checkpoint in the chain
 		// goes with it (a record finished before the checkpoint's may have
 		// started a little after the cut-off).
-		res, err := tx.ExecContext(ctx, `DELETE FROM audit_records WHERE chain = ? AND seq <= ?`, c.chain, c.seq)
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_records WHERE chain = ? AND chain != '' AND seq <= ?`, c.chain, c.seq)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: purge records: %w", err)
 		}

@@ -285,3 +285,56 @@ func BenchmarkInsertRecords(b *testing.B) {
 		}
 	}
 }
+
+// TestAuditQueriesUseIndexes: the chain queries and the export filters use
+// an index, never a scan of every record or a sort of them (the partial
+// indexes of migration 0020 need their condition in the query).
+func TestAuditQueriesUseIndexes(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	plan := func(q string, args ...any) string {
+		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	where := func(f audit.Filter) string {
+		w, _, err := filterSQL(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	since := time.Now()
+	tests := []struct {
+		name, query string
+		args        []any
+	}{
+		{"chain records", `SELECT ` + auditColumns + ` FROM audit_records WHERE chain = ? AND chain != '' ORDER BY seq`, []any{"w"}},
+		{"chain head", `SELECT seq, hash FROM audit_records WHERE chain = ? AND chain != '' ORDER BY seq DESC LIMIT 1`, []any{"w"}},
+		{"user", `SELECT id FROM audit_records` + where(audit.Filter{EndUser: "u"}), []any{"u"}},
+		{"purpose", `SELECT id FROM audit_records` + where(audit.Filter{Purpose: "p"}), []any{"p"}},
+		{"error class", `SELECT id FROM audit_records` + where(audit.Filter{ErrorClass: "x"}), []any{"x"}},
+		{"any error", `SELECT id FROM audit_records` + where(audit.Filter{ErrorClass: audit.ErrorClassAny}), nil},
+		{"team since", `SELECT id FROM audit_records` + where(audit.Filter{Team: "t", Since: since}), []any{since.UnixNano(), "t"}},
+		{"tag", `SELECT id FROM audit_records` + where(audit.Filter{Tag: "g"}), []any{"g"}},
+	}
+	for _, tt := range tests {
+		p := plan(tt.query, tt.args...)
+		if !strings.Contains(p, "USING INDEX") && !strings.Contains(p, "USING COVERING INDEX") && !strings.Contains(p, "PRIMARY KEY") ||
+			strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q, want an index and no sort", tt.name, p)
+		}
+	}
+}
