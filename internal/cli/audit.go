@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ func (e *env) audit(args []string) error {
 func filterFlags(fs *flag.FlagSet, skip ...string) func(now time.Time) (audit.Filter, error) {
 	vals := map[string]*string{}
 	for _, p := range audit.FilterParams {
-		if contains(skip, p.Name) {
+		if slices.Contains(skip, p.Name) {
 			continue
 		}
 		vals[p.Name] = fs.String(strings.ReplaceAll(p.Name, "_", "-"), "", "only "+p.Help)
@@ -52,15 +53,6 @@ func filterFlags(fs *flag.FlagSet, skip ...string) func(now time.Time) (audit.Fi
 		}
 		return f, nil
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *env) auditExport(args []string) error {
