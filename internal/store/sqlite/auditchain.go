@@ -78,7 +78,7 @@ func (db *DB) Chains(ctx context.Context) ([]string, int64, error) {
 	return chains, unchained, nil
 }
 
-// ChainRecords implements audit.ChainSource. (chain != '' lets SQLite use
+// ChainRecords implements audit.ChainSource. (chain != ” lets SQLite use
 // the partial index on (chain, seq): records come in order, without a
 // sort.)
 func (db *DB) ChainRecords(ctx context.Context, chain string, fn func(audit.Record) error) error {
