@@ -34,6 +34,16 @@ var insertRecord = `INSERT INTO audit_records (` + auditColumns + `) VALUES (` +
 
 const insertTag = `INSERT OR IGNORE INTO audit_tags (tag, record_id) VALUES (?, ?)`
 
+// addUsage adds one request to its day's totals (migration 0022).
+const addUsage = `INSERT INTO audit_usage_daily (day, key_id, team, requested_model, provider, purpose, key_name,
+	requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nano_usd)
+	VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (day, key_id, team, requested_model, provider, purpose) DO UPDATE SET
+	key_name = max(key_name, excluded.key_name), requests = requests + 1, errors = errors + excluded.errors,
+	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+	reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd`
+
 // InsertRecords implements audit.Sink. The batch is inserted in one
 // transaction; a record whose request id is stored already with the same
 // content is skipped, so a retried batch never duplicates. Records refused
@@ -130,7 +140,7 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 		return nil, err
 	}
 	defer stmt.Close()
-	var tagStmt *sql.Stmt
+	var tagStmt, usageStmt *sql.Stmt
 	var refused []refusal
 	for _, r := range rows {
 		var id int64
@@ -143,6 +153,18 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if rec := r.rec; rec.Kind == "" || rec.Kind == audit.KindRequest {
+			if usageStmt == nil {
+				if usageStmt, err = tx.PrepareContext(ctx, addUsage); err != nil {
+					return nil, err
+				}
+				defer usageStmt.Close()
+			}
+			if _, err := usageStmt.ExecContext(ctx, usageDay(rec.Start), rec.KeyID, rec.Team, rec.RequestedModel, rec.Provider, rec.Purpose, rec.KeyName,
+				btoi(rec.Status >= 400), rec.InputTokens, rec.OutputTokens, rec.CacheReadTokens, rec.CacheWriteTokens, rec.ReasoningTokens, rec.CostNanoUSD); err != nil {
+				return nil, err
+			}
 		}
 		if b := r.rec.Bodies; b != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_bodies (request_id, created_ns, request, response, truncated) VALUES (?, ?, ?, ?, ?)`,

@@ -88,6 +88,21 @@ func (db *DB) PurgeRecords(ctx context.Context, before time.Time) (int64, error)
 		n, _ := res.RowsAffected()
 		total += n
 	}
+	// The daily totals of the days records were deleted from (up to a day
+	// after the cut-off: deletion goes by chain position) are summed again
+	// from what is left.
+	redo := before.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_usage_daily WHERE day != '' AND day < ?`, usageDay(redo)); err != nil {
+		return 0, fmt.Errorf("sqlite: purge records: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_usage_daily
+		SELECT date(start_ns / 1000000000, 'unixepoch'), key_id, team, requested_model, provider, purpose, max(key_name),
+			count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+			sum(reasoning_tokens), sum(cost_nano_usd)
+		FROM audit_records WHERE kind = 'request' AND start_ns < ?
+		GROUP BY 1, key_id, team, requested_model, provider, purpose`, redo.UnixNano()); err != nil {
+		return 0, fmt.Errorf("sqlite: purge records: %w", err)
+	}
 	// Tags of deleted records (foreign keys cascade only when enabled on
 	// the connection that deletes).
 	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_tags WHERE record_id NOT IN (SELECT id FROM audit_records)`); err != nil {

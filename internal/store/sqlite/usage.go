@@ -22,9 +22,9 @@ var dimensionSQL = map[string]string{
 	audit.ByDay:      "coalesce(date(r.start_ns / 1000000000, 'unixepoch'), '')",
 }
 
-// Usage implements audit.UsageSource with one GROUP BY query over the
-// request records that match the filter.
-func (db *DB) Usage(ctx context.Context, q audit.UsageQuery) ([]audit.UsageRow, error) {
+// usageRaw answers q with one GROUP BY query over the request records that
+// match its filter.
+func (db *DB) usageRaw(ctx context.Context, q audit.UsageQuery) ([]audit.UsageRow, error) {
 	var dims []string
 	for _, d := range q.GroupBy {
 		if _, ok := dimensionSQL[d]; !ok {
