@@ -116,6 +116,17 @@ func generateSQL(db *sqlite.DB, n int, end time.Time) {
 	if _, err := x.Exec(`INSERT INTO audit_tags (tag, record_id) SELECT j.value, r.id FROM audit_records r, json_each(r.tags) j`); err != nil {
 		log.Fatal(err)
 	}
+	// The daily totals that inserts through the store keep (migration 0022).
+	if _, err := x.Exec(`DELETE FROM audit_usage_daily`); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := x.Exec(`INSERT INTO audit_usage_daily
+		SELECT coalesce(date(start_ns / 1000000000, 'unixepoch'), ''), key_id, team, requested_model, provider, purpose, max(key_name),
+			count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+			sum(reasoning_tokens), sum(cost_nano_usd)
+		FROM audit_records WHERE kind = 'request' GROUP BY 1, key_id, team, requested_model, provider, purpose`); err != nil {
+		log.Fatal(err)
+	}
 	if _, err := x.Exec(`ANALYZE`); err != nil {
 		log.Fatal(err)
 	}
