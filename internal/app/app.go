@@ -25,13 +25,18 @@ import (
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/metrics"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/redact"
 	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
 	"github.com/airgw/airgw/internal/server"
 	"github.com/airgw/airgw/internal/store/sqlite"
 )
+
+// Version is reported by /metrics (airgw_build_info); the CLI sets it.
+var Version = "dev"
 
 // App is an opened gateway: storage, key checking and audit writing, ready
 // to serve or to answer CLI commands.
@@ -114,6 +119,20 @@ func (a *App) Keys() *keys.Manager { return keys.NewManager(a.db, a.hasher, nil)
 // Records returns the audit trail for queries and exports.
 func (a *App) Records() audit.Source { return a.db }
 
+// Trail is everything that reads the audit trail: exports, the follower
+// of `audit tail`, chain verification and usage reports. The admin API
+// mounts the same.
+type Trail interface {
+	audit.Source
+	audit.BodySource
+	audit.Follower
+	audit.ChainSource
+	audit.UsageSource
+}
+
+// Trail returns the audit trail's readers.
+func (a *App) Trail() Trail { return a.db }
+
 // Serve runs the data plane until ctx is done, then drains: it stops
 // accepting connections, lets requests in flight finish (bounded by
 // server.shutdown_timeout) and flushes every audit record. ready, if not
@@ -127,12 +146,16 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	for _, w := range warns {
 		a.Log.Warn(w.Message, "at", w.Pos.String())
 	}
+	// The audit spool opens first: the records a previous run left (after
+	// a crash or a database outage) are stored, and requests it left in
+	// flight recorded as interrupted, before anything reads the database.
+	// Components that rebuild state from the audit trail (budget spend)
+	// must be built after this point.
+	aw, err := a.openSpool(ctx)
+	if err != nil {
+		return err
+	}
 	auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{Logger: a.Log})
-	aw := audit.NewWriter(a.db, audit.WriterOptions{
-		BatchSize:     cfg.Audit.BatchSize,
-		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
-		Logger:        a.Log,
-	})
 	// Spend is rebuilt from the audit trail before the first request:
 	// every record of past requests is in the database by now.
 	gov, err := a.openGovernance(ctx, cfg)
@@ -153,17 +176,40 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
+	retained := make(chan struct{})
+	go func() { defer close(retained); a.retainEvery(purgeCtx, time.Hour) }()
+	defer func() { stopPurge(); <-retained }()
 	defer func() { stopPurge(); <-purged }()
+	tracker := reload.NewTracker(cfg.Hash(), time.Now())
+	reg := metrics.New(metrics.Options{
+		Spool:    aw.Stats,
+		Breakers: breakerStates(breakers),
+		Budgets:  budgetGauges{a},
+		Reloads:  reloadGauges{tracker},
+		Version:  Version,
+	})
+	rec := &recorder{spool: aw, metrics: reg, tracer: a.newTracer()}
+	if b := cfg.Audit.Bodies; b != nil {
+		rec.maxBody = int(b.MaxBytes)
+	}
+	if rec.tracer != nil {
+		defer func() {
+			tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer tcancel()
+			if err := rec.tracer.Close(tctx); err != nil {
+				a.Log.Warn("tracing", "err", err)
+			}
+		}()
+	}
 	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
 	gw := gateway.New(rt, gov.options(gateway.Options{
-		Auth: auth, Audit: aw, Logger: a.Log,
+		Auth: auth, Audit: rec, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   budget,
 		Latency:  latency,
 
 		Idempotency: idem,
 	}))
-	tracker := reload.NewTracker(cfg.Hash(), time.Now())
 	a.Settings.Store(adminSettings(cfg))
 	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Audit: aw,
 		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
@@ -177,9 +223,10 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxBody: int64(cfg.Server.MaxBody),
 		Logger:  a.Log,
 		Ready: func(ctx context.Context) map[string]error {
-			return map[string]error{"database": a.db.Ping(ctx)}
+			return map[string]error{"database": a.db.Ping(ctx), "audit_spool": spoolReady(aw)}
 		},
 		Breakers: breakers.States,
+		Metrics:  reg,
 		Config:   func() string { return tracker.Snapshot().Degraded() },
 	})
 	a.cfg.Store(cfg)
@@ -232,12 +279,13 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		_ = srv.Close()
 	}
 	adm.shutdown(sctx)
-	// Every handler has returned: each wrote its record. Flush them all.
+	// Every handler has returned: each wrote its record. Store them all;
+	// what the database cannot take in time stays in the spool for the
+	// next start.
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	if err := aw.Close(actx); err != nil {
-		a.Log.Error("audit records not flushed", "err", err)
-		serveErr = errors.Join(serveErr, err)
+		a.Log.Warn("audit records not yet in the database at shutdown", "err", err)
 	}
 	_ = auth.Close(actx)
 	if errors.Is(serveErr, http.ErrServerClosed) {
@@ -253,16 +301,19 @@ func shortHash(h string) string {
 	return h
 }
 
-// NewLogger returns the process logger configured by cfg.Log.
-func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// NewLogger returns the process logger configured by cfg.Log. Every
+// secret given (ConfigSecrets) and anything shaped like a virtual key is
+// masked in what it writes.
+func NewLogger(cfg config.Log, w io.Writer, secrets ...string) *slog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.New(h, secrets))
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/keys"
@@ -58,7 +57,10 @@ func BenchmarkHandler(b *testing.B) {
 		}
 		auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{})
 		defer auth.Close(context.Background())
-		aw := audit.NewWriter(a.db, audit.WriterOptions{})
+		aw, err := a.openSpool(context.Background()) // the durable audit trail, as served
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer aw.Close(context.Background())
 		log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // the access line is formatted, not written
 		gw := gateway.New(rt, gateway.Options{Auth: auth, Audit: aw, Logger: log})

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/keys"
@@ -70,7 +69,10 @@ models:
 		}
 		auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{})
 		defer auth.Close(context.Background())
-		aw := audit.NewWriter(a.db, audit.WriterOptions{})
+		aw, err := a.openSpool(context.Background()) // the durable audit trail, as served
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer aw.Close(context.Background())
 		gw := gateway.New(rt, gateway.Options{Auth: auth, Audit: aw, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		srv := httptest.NewServer(server.New(gw, server.Options{}))

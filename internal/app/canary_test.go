@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,14 +47,26 @@ func (s *syncBuffer) String() string {
 func TestCanarySecretsNeverLeak(t *testing.T) {
 	const providerKey = "sk-proj-CANARYPROVIDERKEY0123456789"
 	const hmacSecret = "CANARYHMACSECRET-0123456789abcdef0123456789"
+	const collectorToken = "CANARYCOLLECTORTOKEN-0123456789"
+	const signingKey = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
 	fake := openaitest.NewServer(t, openaitest.WithKey(providerKey))
+	var traces syncBuffer // every span export the collector received
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+collectorToken {
+			t.Errorf("span export without the collector's token")
+		}
+		b, _ := io.ReadAll(r.Body)
+		traces.Write(b)
+	}))
+	defer collector.Close()
 	dir := t.TempDir()
 	yaml := `
 server: {listen: "127.0.0.1:0"}
 storage: {sqlite: "` + filepath.ToSlash(dir) + `/airgw.db"}
 auth: {hmac_secret: "` + hmacSecret + `"}
 log: {level: debug}
-audit: {flush_interval: 5ms}
+audit: {flush_interval: 5ms, signing_key: "` + signingKey + `"}
+tracing: {otlp_endpoint: "` + collector.URL + `", headers: {Authorization: "Bearer ` + collectorToken + `"}}
 providers:
   good: {type: openai, base_url: "` + fake.URL() + `", api_key: "` + providerKey + `", allow_private_network: true}
   wrongkey: {type: openai, base_url: "` + fake.URL() + `", api_key: "` + providerKey + `-rotated", allow_private_network: true}
@@ -111,10 +124,26 @@ models:
 	send("sk-airgw-"+strings.Repeat("A", 38), msg("ok", false))
 	send(virtualKey, `{"model":"ok","messages":[{"role":"user","content":"`+virtualKey+`"}],"temperature":"`+providerKey+`"}`)
 
+	var metricsText strings.Builder
+	if resp, err := http.Get(strings.TrimSuffix(base, "/v1") + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metricsText.Write(b)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	var spool strings.Builder // the spool's files, byte for byte
+	filepath.WalkDir(cfg.Audit.SpoolDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			spool.Write(b)
+		}
+		return nil
+	})
 	var export bytes.Buffer
 	enc := json.NewEncoder(&export)
 	if err := a.Records().QueryRecords(context.Background(), audit.Filter{}, func(r audit.Record) error { return enc.Encode(r) }); err != nil {
@@ -126,10 +155,13 @@ models:
 	secrets := map[string]string{
 		"provider key":         providerKey,
 		"hmac secret":          hmacSecret,
+		"collector token":      collectorToken,
+		"signing key":          signingKey,
 		"virtual key":          virtualKey,
 		"virtual key's random": virtualKey[len("sk-airgw-") : len(virtualKey)-6],
 	}
-	for where, text := range map[string]string{"log": logs.String(), "responses": seen.String(), "audit": export.String()} {
+	for where, text := range map[string]string{"log": logs.String(), "responses": seen.String(), "audit": export.String(),
+		"metrics": metricsText.String(), "traces": traces.String(), "audit spool": spool.String()} {
 		for what, secret := range secrets {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s appears in the %s", what, where)
@@ -138,6 +170,19 @@ models:
 	}
 	if !strings.Contains(logs.String(), `"msg":"request"`) {
 		t.Errorf("no access log lines; the check above proves nothing:\n%s", logs.String())
+	}
+	for where, text := range map[string]string{"metrics": metricsText.String(), "traces": traces.String(), "audit spool": spool.String()} {
+		if !strings.Contains(text, "canary") && !strings.Contains(text, "airgw_requests_total") && !strings.Contains(text, "gen_ai.request.model") {
+			t.Errorf("the %s hold nothing about the requests; the check above proves nothing:\n%.400s", where, text)
+		}
+	}
+	// The process logger masks every configured secret, whatever logs it.
+	var masked bytes.Buffer
+	NewLogger(config.Log{Format: "json"}, &masked, ConfigSecrets(cfg)...).Error("oops", "err", errors.New("upstream rejected "+providerKey), "hdr", "Bearer "+collectorToken, "key", virtualKey)
+	for what, secret := range secrets {
+		if strings.Contains(masked.String(), secret) {
+			t.Errorf("NewLogger with ConfigSecrets lets the %s through: %s", what, masked.String())
+		}
 	}
 }
 

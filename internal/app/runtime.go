@@ -9,6 +9,7 @@ import (
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
 	"github.com/airgw/airgw/internal/netguard"
 	"github.com/airgw/airgw/internal/pricing"
@@ -121,8 +122,25 @@ func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (
 		Retries:           rc.Retries,
 		Backoff:           retry.Backoff{Base: time.Duration(rc.Backoff.Base), Max: time.Duration(rc.Backoff.Max)},
 		Rules:             rules,
+		StoreBodies:       storeBodies(cfg.Audit.Bodies),
 	}
 	return rt, warns, pool, nil
+}
+
+// storeBodies is the runtime's audit.bodies rule: the keys named, and the
+// keys of the teams named.
+func storeBodies(b *config.AuditBodies) func(*keys.Key) bool {
+	if b == nil || len(b.Teams)+len(b.Keys) == 0 {
+		return nil
+	}
+	teams, names := map[string]bool{}, map[string]bool{}
+	for _, t := range b.Teams {
+		teams[t] = true
+	}
+	for _, k := range b.Keys {
+		names[k] = true
+	}
+	return func(k *keys.Key) bool { return k != nil && (names[k.Name] || k.Team != "" && teams[k.Team]) }
 }
 
 // BreakerSettings returns the circuit-breaker settings of cfg.

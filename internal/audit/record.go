@@ -60,6 +60,35 @@ type Record struct {
 	// Change describes an admin change or a reload (Kind is not
 	// KindRequest); nil for requests.
 	Change *Change `json:"change,omitempty"`
+
+	// Chain, Seq, PrevHash and Hash link the record into its writer's hash
+	// chain (chain.go): Seq counts from 1 within Chain, PrevHash is the
+	// Hash of record Seq-1 (empty for the first), and Hash covers every
+	// other field. They are set by the Spool; records written by other
+	// paths (a CLI command with no running gateway) have none.
+	Chain    string `json:"chain,omitempty"`
+	Seq      int64  `json:"seq,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
+
+	// Bodies holds the prompt and the response when body storage is on for
+	// the request's key or team (nil otherwise). They are PII-redacted,
+	// stored apart from the record, deleted after their own retention, and
+	// not covered by Hash.
+	Bodies *Bodies `json:"bodies,omitempty"`
+
+	// TraceParent is the W3C traceparent the client sent, carried to the
+	// tracer only: it is never stored, exported or hashed.
+	TraceParent string `json:"-"`
+}
+
+// Bodies are a request's prompt (the request body as the client sent it)
+// and response (the provider's body, or the text streamed to the client).
+type Bodies struct {
+	Request  string `json:"request"`
+	Response string `json:"response"`
+	// Truncated is set when either was cut to audit.bodies.max_bytes.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Record kinds.
@@ -68,6 +97,11 @@ const (
 	KindAdmin   = "admin"
 	KindReload  = "reload"
 )
+
+// ClassInterrupted is the error class of a request that was in flight when
+// the gateway process died: its record is written at the next start from
+// what was known when the request reached its first upstream attempt.
+const ClassInterrupted = "interrupted"
 
 // Change is who changed what, with the state before and after, for the
 // records of admin changes and reloads. Before and After are JSON with
@@ -89,6 +123,9 @@ type Change struct {
 
 // Attempt is one call to an upstream target.
 type Attempt struct {
+	// StartMillis is when the attempt started, in milliseconds after the
+	// request's Start.
+	StartMillis   int64  `json:"start_ms,omitempty"`
 	Provider      string `json:"provider"`
 	Model         string `json:"model"`
 	Status        int    `json:"status"`
@@ -123,9 +160,55 @@ type Filter struct {
 	Model    string // the requested model
 	Provider string // the serving provider
 	Status   int    // the final HTTP status
+	// Tag matches records carrying this tag among their tags.
+	Tag string
+	// ErrorClass matches the final error class ("provider_timeout", …);
+	// the special value "any" matches every failed request.
+	ErrorClass string
+	// Kind matches the record kind (KindRequest, KindAdmin, KindReload).
+	Kind string
 }
+
+// ErrorClassAny is the Filter.ErrorClass value that matches every record
+// with an error class.
+const ErrorClassAny = "any"
 
 // Source reads records back, oldest first.
 type Source interface {
 	QueryRecords(ctx context.Context, f Filter, fn func(Record) error) error
+}
+
+// BodySource reads the bodies stored with a record.
+type BodySource interface {
+	// RecordBodies returns the bodies of a request, nil when none are
+	// stored (not enabled, or past their retention).
+	RecordBodies(ctx context.Context, requestID string) (*Bodies, error)
+}
+
+// Purger deletes what is past its retention.
+type Purger interface {
+	// PurgeBodies deletes stored bodies created before before.
+	PurgeBodies(ctx context.Context, before time.Time) (int64, error)
+	// PurgeRecords deletes the records that started before before. A
+	// chain is cut only at a signed checkpoint, so that verification still
+	// starts from a vouched record: the records after a chain's last
+	// checkpoint before the cut-off are kept until a later one, and the
+	// records before it go with it (one may have started a request's
+	// duration after the cut-off).
+	PurgeRecords(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Follower reads records in the order they were stored, which is not the
+// order of their start times (a long stream is stored after shorter
+// requests that started later). `airgw audit tail` follows the trail with
+// it.
+type Follower interface {
+	// RecordsAfter calls fn, in storage order, for each record matching f
+	// (Since, Until and Limit included) stored after position after (0:
+	// from the first), and returns the position of the last record it
+	// passed to fn, or after when there was none.
+	RecordsAfter(ctx context.Context, after int64, f Filter, fn func(Record) error) (int64, error)
+	// LastPosition is the position of the last record stored, 0 when
+	// there is none.
+	LastPosition(ctx context.Context) (int64, error)
 }

@@ -38,9 +38,17 @@ Usage:
   airgw keys rotate ID|NAME [--grace 24h] [--json]
   airgw keys list [--team T] [--all] [--json]
   airgw keys revoke ID|NAME [--json]
-  airgw audit export [--format jsonl] [--since 24h|2026-01-02T15:04:05Z] [--until …] [--limit N]
+  airgw usage [--by team,model] [--since 30d] [filters] [--format table|json|csv]
+                                     spend and tokens, grouped by key, team, user, model,
+                                     provider, purpose, tag or day
+  airgw audit export [--format jsonl|csv] [--since 24h|2026-01-02] [--until …] [filters]
+  airgw audit tail [-f] [-n 10] [filters]   the newest records; -f follows new ones
+  airgw audit verify [--public-key KEY]     check the hash chains and signed checkpoints
   airgw migrate [--config FILE]      apply database migrations and exit
   airgw version
+
+Filters (audit export, audit tail, usage): --key ID --team T --user U --model M
+  --provider P --purpose P --tag T --status 429 --error-class C|any --kind request|admin|reload
 
 The config file is --config, else $AIRGW_CONFIG, else ./airgw.yaml.
 Every command that reads the database also accepts --demo to use the demo
@@ -67,6 +75,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = env.keys(args[1:])
 	case "audit":
 		err = env.audit(args[1:])
+	case "usage":
+		err = env.usage(args[1:])
 	case "migrate":
 		err = env.migrate(args[1:])
 	case "version", "--version", "-v":

@@ -101,7 +101,12 @@ func TestUsageErrors(t *testing.T) {
 		{"audit_no_sub", []string{"audit"}, "missing subcommand"},
 		{"audit_bad_since", []string{"audit", "export", "--since", "yesterday", "--config", good}, "--since"},
 		{"audit_bad_until", []string{"audit", "export", "--until", "-5h", "--config", good}, "--until"},
-		{"audit_bad_format", []string{"audit", "export", "--format", "csv", "--config", good}, "csv"},
+		{"audit_bad_format", []string{"audit", "export", "--format", "xml", "--config", good}, "xml"},
+		{"audit_bad_status", []string{"audit", "export", "--status", "ok", "--config", good}, "--status"},
+		{"audit_bad_kind", []string{"audit", "export", "--kind", "everything", "--config", good}, "--kind"},
+		{"audit_unknown_sub", []string{"audit", "delete"}, "export, tail or verify"},
+		{"usage_bad_by", []string{"usage", "--by", "colour", "--config", good}, "colour"},
+		{"usage_bad_format", []string{"usage", "--format", "xml", "--config", good}, "xml"},
 		{"audit_negative_limit", []string{"audit", "export", "--limit", "-1", "--config", good}, "--limit"},
 		{"demo_and_config", []string{"keys", "list", "--demo", "--config", good}, "--demo and --config"},
 		{"serve_demo_and_config", []string{"serve", "--demo", "--config", good}, "--demo and --config"},
@@ -496,6 +501,43 @@ func TestServe(t *testing.T) {
 	if r.code != 0 || r.stdout != "" {
 		t.Errorf("Run(audit export --until 2000-01-01) = %d %q, want 0 and nothing", r.code, r.stdout)
 	}
+	checkAuditCommands(t, cfg, reqID, created.ID)
+}
+
+// checkAuditCommands runs the query commands against the trail a served
+// request left: one record, of key keyID in team search, model demo-fast.
+func checkAuditCommands(t *testing.T, cfg, reqID, keyID string) {
+	t.Helper()
+	tests := []struct {
+		args []string
+		want []string // substrings of stdout
+		code int
+	}{
+		{[]string{"audit", "export", "--format", "csv", "--team", "search", "--purpose", "cli-test"}, []string{"request_id,kind,start", reqID + ",request,"}, 0},
+		{[]string{"audit", "export", "--format", "csv", "--team", "ads"}, []string{"request_id,kind,start"}, 0},
+		{[]string{"audit", "export", "--error-class", "any"}, nil, 0},
+		{[]string{"audit", "tail", "-n", "5"}, []string{reqID + " 200 key=svc team=search purpose=cli-test model=demo-fast provider=demo"}, 0},
+		{[]string{"audit", "verify"}, []string{": ok: 1 records, seq 1 to 1, 1 checkpoints, signed up to seq 1", "OK: 1 chained records in 1 chains"}, 0},
+		{[]string{"audit", "verify", "--json"}, []string{`"ok": true`, `"trusted_keys": true`}, 0},
+		{[]string{"audit", "verify", "--public-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, []string{"FAILED", "bad_signature", "untrusted key"}, 1},
+		{[]string{"usage", "--by", "team,model", "--since", "30d"}, []string{"team", "search", "demo-fast", "total"}, 0},
+		{[]string{"usage", "--by", "key", "--json"}, []string{`"group_by": [`, `"key": "` + keyID + `"`, `"key_name": "svc"`, `"requests": 1`}, 0},
+		{[]string{"usage", "--by", "purpose", "--format", "csv"}, []string{"purpose,key_name,requests", "cli-test,,1,0"}, 0},
+	}
+	for _, tt := range tests {
+		r := run(t, append(tt.args, "--config", cfg)...)
+		if r.code != tt.code {
+			t.Errorf("Run(%v) = %d, want %d; stdout %q stderr %q", tt.args, r.code, tt.code, r.stdout, r.stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("Run(%v) stdout lacks %q:\n%s", tt.args, w, r.stdout)
+			}
+		}
+		if tt.args[1] == "export" && tt.args[len(tt.args)-1] == "any" && r.stdout != "" {
+			t.Errorf("Run(%v) = %q, want no failed request", tt.args, r.stdout)
+		}
+	}
 }
 
 func TestMigrate(t *testing.T) {
@@ -505,33 +547,6 @@ func TestMigrate(t *testing.T) {
 		r := run(t, "migrate", "--config", cfg)
 		if r.code != 0 || r.stdout != "ok: "+db+" is up to date\n" {
 			t.Errorf("Run(migrate) = %d %q %q, want 0 and ok: %s is up to date", r.code, r.stdout, r.stderr, db)
-		}
-	}
-}
-
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Time
-		ok   bool
-	}{
-		{"", time.Time{}, true},
-		{"24h", now.Add(-24 * time.Hour), true},
-		{"90m", now.Add(-90 * time.Minute), true},
-		{"30d", now.Add(-30 * 24 * time.Hour), true},
-		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), true},
-		{"2026-01-02T15:04:05Z", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), true},
-		{"0d", time.Time{}, false},
-		{"-1h", time.Time{}, false},
-		{"0s", time.Time{}, false},
-		{"yesterday", time.Time{}, false},
-		{"d", time.Time{}, false},
-	}
-	for _, tt := range tests {
-		got, err := parseSince(tt.in, now)
-		if (err == nil) != tt.ok || !got.Equal(tt.want) {
-			t.Errorf("parseSince(%q) = %v, %v, want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

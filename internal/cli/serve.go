@@ -48,7 +48,7 @@ func (e *env) serve(args []string) error {
 			return usagef("--demo serves a key-less demo provider and only listens on loopback; %s is not a loopback address", cfg.Server.Listen)
 		}
 	}
-	log := app.NewLogger(cfg.Log, e.stderr)
+	log := app.NewLogger(cfg.Log, e.stderr, app.ConfigSecrets(cfg)...)
 	a, err := app.Open(e.ctx, cfg, log)
 	if err != nil {
 		return err
@@ -74,6 +74,7 @@ func (e *env) serve(args []string) error {
 		}
 		ready = func(addr net.Addr) { e.printDemo(addr, plain, cfg, exportCmd, adminURL) }
 	}
+	app.Version = version()
 	return a.Serve(e.ctx, ready)
 }
 

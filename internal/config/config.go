@@ -39,8 +39,10 @@ type Config struct {
 	Admin Admin `json:"admin"`
 	// Log configures the process log.
 	Log Log `json:"log"`
-	// Audit configures how audit records are batched to storage.
+	// Audit configures the audit trail.
 	Audit Audit `json:"audit"`
+	// Tracing configures OpenTelemetry tracing.
+	Tracing Tracing `json:"tracing"`
 	// Providers lists the upstream providers in file order.
 	Providers []Provider `json:"providers"`
 	// Models lists the model aliases clients may request, in file order.
@@ -195,13 +197,70 @@ type Log struct {
 	Format string `json:"format"`
 }
 
-// Audit configures the batching of audit records.
+// Audit configures the audit trail: the local spool every record is
+// written to before its response completes, the drain to the database,
+// checkpoints, retention and optional bodies.
 type Audit struct {
 	// BatchSize is the most records written in one transaction, 1 to 10000.
 	// Default 256.
 	BatchSize int `json:"batch_size"`
-	// FlushInterval is the longest a record waits in memory. Default 1s.
+	// FlushInterval is the longest a record waits before the drain stores
+	// it in the database. Default 1s.
 	FlushInterval Duration `json:"flush_interval"`
+	// SpoolDir is the spool directory. Default: audit-spool in
+	// Storage.DataDir.
+	SpoolDir string `json:"spool_dir"`
+	// FsyncInterval is how often the spool is fsynced; a power cut can
+	// lose the records of responses completed in the last interval (a
+	// process crash loses none). Default 100ms.
+	FsyncInterval Duration `json:"fsync_interval"`
+	// SpoolMaxSize bounds the records waiting for the database; beyond it
+	// new requests are refused (503). Default 1GiB.
+	SpoolMaxSize Size `json:"spool_max_size"`
+	// CheckpointInterval is how often the chain head is signed. Default 1m.
+	CheckpointInterval Duration `json:"checkpoint_interval"`
+	// SigningKey is the hex or base64 of the 32-byte Ed25519 seed that
+	// signs checkpoints. Empty: generated into Storage.DataDir.
+	SigningKey Secret `json:"signing_key"`
+	// Retention deletes request records older than this; 0 keeps them
+	// forever. Default 0.
+	Retention Duration `json:"retention"`
+	// Bodies, when set, stores prompts and responses for some keys or
+	// teams.
+	Bodies *AuditBodies `json:"bodies"`
+	// Pos is where the audit section starts; zero when absent.
+	Pos Pos `json:"-"`
+}
+
+// AuditBodies stores the prompt and response bodies of the requests of
+// some teams or keys, PII redacted, for a limited time.
+type AuditBodies struct {
+	// Teams and Keys (key names) whose bodies are stored.
+	Teams []string `json:"teams"`
+	Keys  []string `json:"keys"`
+	// Retention deletes stored bodies older than this. Default 720h (30 days).
+	Retention Duration `json:"retention"`
+	// MaxBytes caps each stored body; longer ones are cut. Default 64KiB.
+	MaxBytes Size `json:"max_bytes"`
+	// Pos is where the bodies section starts.
+	Pos Pos `json:"-"`
+}
+
+// Tracing exports OpenTelemetry spans over OTLP/HTTP. Off when
+// OTLPEndpoint is empty, the default.
+type Tracing struct {
+	// OTLPEndpoint is the collector's base URL, like
+	// http://127.0.0.1:4318; spans are posted to its /v1/traces.
+	OTLPEndpoint string `json:"otlp_endpoint"`
+	// Headers are sent with every export (an API key, for a hosted
+	// collector).
+	Headers map[string]Secret `json:"headers"`
+	// ServiceName is the service.name resource attribute. Default airgw.
+	ServiceName string `json:"service_name"`
+	// SampleRatio is the fraction of requests traced, 0 to 1. Default 1.
+	SampleRatio float64 `json:"sample_ratio"`
+	// Pos is where the tracing section starts; zero when absent.
+	Pos Pos `json:"-"`
 }
 
 // Provider is one upstream LLM provider account.

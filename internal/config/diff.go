@@ -76,8 +76,9 @@ func short(v any) string {
 
 // restartOnly lists the settings airgw reads only at startup: the
 // listeners, where state is stored and the key-hashing secret, the admin
-// credential, the log, the audit writer, the time zone of budget periods
-// (spend is counted per period from the start) and the alerts webhook. A
+// credential, the log, the audit trail (spool, checkpoints, bodies), the
+// time zone of budget periods (spend is counted per period from the start),
+// the alerts webhook and tracing. A
 // change to one of them (or to
 // anything under it) takes effect at the next restart. Everything else is
 // applied by a reload. WithStartupSettings must copy exactly these.
@@ -93,6 +94,7 @@ var restartOnly = []string{
 	"audit",
 	"timezone",
 	"alerts",
+	"tracing",
 }
 
 // RestartRequired reports whether the setting at path (a concrete path such
@@ -122,7 +124,7 @@ func (c *Config) WithStartupSettings(running *Config) *Config {
 	out.Server.IdleTimeout = running.Server.IdleTimeout
 	out.Storage, out.Auth, out.Admin = running.Storage, running.Auth, running.Admin
 	out.Log, out.Audit = running.Log, running.Audit
-	out.Timezone, out.Alerts = running.Timezone, running.Alerts
+	out.Timezone, out.Alerts, out.Tracing = running.Timezone, running.Alerts, running.Tracing
 	out.secrets = make(map[string]secretSource, len(c.secrets))
 	for p, s := range c.secrets {
 		if !RestartRequired(p) {

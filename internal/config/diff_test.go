@@ -188,7 +188,7 @@ func TestWithStartupSettings(t *testing.T) {
 			restartPaths = append(restartPaths, c.Path)
 		}
 	}
-	wantRestart := []string{"audit.batch_size", "audit.flush_interval", "auth.hmac_secret", "log.format", "log.level", "server.idle_timeout", "server.listen", "server.read_header_timeout", "storage.data_dir", "storage.sqlite"}
+	wantRestart := []string{"audit.batch_size", "audit.flush_interval", "audit.spool_dir", "auth.hmac_secret", "log.format", "log.level", "server.idle_timeout", "server.listen", "server.read_header_timeout", "storage.data_dir", "storage.sqlite"}
 	if diff := cmp.Diff(wantRestart, restartPaths); diff != "" {
 		t.Fatalf("Diff(running, next) restart-required paths (-want +got):\n%s", diff)
 	}

@@ -41,6 +41,7 @@ func TestParseGood(t *testing.T) {
 	base := func(edit func(c *Config)) *Config {
 		c := defaults()
 		c.Storage.DataDir = "."
+		c.Audit.SpoolDir = "audit-spool"
 		edit(c)
 		return c
 	}
@@ -70,7 +71,12 @@ func TestParseGood(t *testing.T) {
 				Timezone: "UTC",
 				Auth:     Auth{HMACSecret: "0123456789abcdef0123456789abcdef"},
 				Log:      Log{Level: "debug", Format: "json"},
-				Audit:    Audit{BatchSize: 1000, FlushInterval: Duration(250 * time.Millisecond)},
+				Audit: Audit{BatchSize: 1000, FlushInterval: Duration(250 * time.Millisecond), SpoolDir: "/var/spool/airgw",
+					FsyncInterval: Duration(20 * time.Millisecond), SpoolMaxSize: 256 << 20, CheckpointInterval: 30 * sec,
+					SigningKey: "0000000000000000000000000000000000000000000000000000000000000001", Retention: 8760 * 3600 * sec,
+					Bodies: &AuditBodies{Teams: []string{"search"}, Keys: []string{"ci-bot"}, Retention: 168 * 3600 * sec, MaxBytes: 16 << 10}},
+				Tracing: Tracing{OTLPEndpoint: "http://127.0.0.1:4318", Headers: map[string]Secret{"Authorization": "Bearer sk-test"},
+					ServiceName: "airgw-eu", SampleRatio: 0.25},
 				Providers: []Provider{
 					{Name: "openai", Type: "openai", BaseURL: "https://api.openai.com/v1", APIKey: "sk-from-file-0123456789", Organization: "org-123", Timeout: 45 * sec},
 					{
@@ -159,6 +165,20 @@ var badTests = []struct {
 	file string
 	want []string
 }{
+	{
+		file: "audit.bad.yaml",
+		want: []string{
+			`audit.bad.yaml:2:19: audit.fsync_interval: must be more than 0`,
+			`audit.bad.yaml:3:19: audit.spool_max_size: must be at least 1MiB, got 1KiB`,
+			`audit.bad.yaml:4:14: audit.retention: must be 0 (keep records forever) or at least 1h, got 10m0s`,
+			`audit.bad.yaml:5:16: audit.signing_key: must be the hex (64 characters) or base64 of a 32-byte Ed25519 seed; generate one with: openssl rand -hex 32`,
+			`audit.bad.yaml:7:13: audit.bodies.teams[0]: team "search" is not defined under teams`,
+			`audit.bad.yaml:8:16: audit.bodies.retention: must be more than 0`,
+			`audit.bad.yaml:9:5: audit.bodies.colour: unknown field "colour" (expected one of teams, keys, retention, max_bytes)`,
+			`audit.bad.yaml:11:18: tracing.otlp_endpoint: expected a URL like http://127.0.0.1:4318, got "ftp://collector:4318": want http:// or https:// and a host`,
+			`audit.bad.yaml:12:17: tracing.sample_ratio: expected a ratio between 0 and 1 like 0.2, got "2": must be a number from 0 to 1`,
+		},
+	},
 	{
 		file: "bad-duration.bad.yaml",
 		want: []string{
@@ -384,7 +404,7 @@ var badTests = []struct {
 		file: "unknown-top-level.bad.yaml",
 		want: []string{
 			`unknown-top-level.bad.yaml:1:1: sever: unknown field "sever"; did you mean server?`,
-			`unknown-top-level.bad.yaml:7:1: loggin: unknown field "loggin" (expected one of server, storage, auth, admin, log, audit, providers, models, routing, teams, policies, budget, limits, timezone, alerts)`,
+			`unknown-top-level.bad.yaml:7:1: loggin: unknown field "loggin" (expected one of server, storage, auth, admin, log, audit, providers, models, routing, teams, policies, budget, limits, timezone, alerts, tracing)`,
 		},
 	},
 	{
@@ -488,8 +508,8 @@ func TestPosition(t *testing.T) {
 		ok   bool
 	}{
 		{"server.listen", Pos{"full.good.yaml", 3, 11}, true},
-		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 45, 20}, true},
-		{"providers.vllm", Pos{"full.good.yaml", 31, 5}, true},
+		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 56, 20}, true},
+		{"providers.vllm", Pos{"full.good.yaml", 42, 5}, true},
 		{"routing.retries", Pos{}, false},
 	}
 	for _, tt := range tests {
@@ -498,10 +518,10 @@ func TestPosition(t *testing.T) {
 			t.Errorf("Position(%q) = %v, %v, want %v, %v", tt.path, got, ok, tt.want, tt.ok)
 		}
 	}
-	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 30, 3}); got != want {
+	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 41, 3}); got != want {
 		t.Errorf("Provider(vllm).Pos = %v, want %v", got, want)
 	}
-	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 45, 9}); got != want {
+	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 56, 9}); got != want {
 		t.Errorf("Models[0].Targets[1].Pos = %v, want %v", got, want)
 	}
 	if c.Model("nope") != nil || c.Team("search") == nil || c.Provider("nope") != nil {

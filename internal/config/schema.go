@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -45,12 +46,7 @@ func (d *decoder) root(n node, c *Config) {
 				{"format", func(v node, p path) { d.enum(v, p, "log format", logFormats, &c.Log.Format) }},
 			})
 		}},
-		{"audit", func(v node, p path) {
-			d.object(v, p, []field{
-				{"batch_size", func(v node, p path) { d.integer(v, p, 1, 10000, &c.Audit.BatchSize) }},
-				{"flush_interval", func(v node, p path) { d.duration(v, p, &c.Audit.FlushInterval) }},
-			})
-		}},
+		{"audit", func(v node, p path) { d.audit(v, p, &c.Audit) }},
 		{"providers", func(v node, p path) {
 			d.entries(v, p, func(k, v node, p path) { c.Providers = append(c.Providers, d.provider(k, v, p)) })
 		}},
@@ -68,6 +64,7 @@ func (d *decoder) root(n node, c *Config) {
 			parsed(d, v, p, "an IANA time zone like UTC or Europe/Paris", parseZone, &c.Timezone)
 		}},
 		{"alerts", func(v node, p path) { d.alerts(v, p, &c.Alerts) }},
+		{"tracing", func(v node, p path) { d.tracing(v, p, &c.Tracing) }},
 	})
 }
 
@@ -81,6 +78,73 @@ func (d *decoder) server(n node, p path, s *Server) {
 		{"idle_timeout", func(v node, p path) { d.duration(v, p, &s.IdleTimeout) }},
 		{"shutdown_timeout", func(v node, p path) { d.duration(v, p, &s.ShutdownTimeout) }},
 	})
+}
+
+func (d *decoder) audit(n node, p path, a *Audit) {
+	a.Pos = d.pos(resolve(n))
+	d.object(n, p, []field{
+		{"batch_size", func(v node, p path) { d.integer(v, p, 1, 10000, &a.BatchSize) }},
+		{"flush_interval", func(v node, p path) { d.duration(v, p, &a.FlushInterval) }},
+		{"spool_dir", func(v node, p path) { d.str(v, p, &a.SpoolDir) }},
+		{"fsync_interval", func(v node, p path) { d.duration(v, p, &a.FsyncInterval) }},
+		{"spool_max_size", func(v node, p path) { d.size(v, p, &a.SpoolMaxSize) }},
+		{"checkpoint_interval", func(v node, p path) { d.duration(v, p, &a.CheckpointInterval) }},
+		{"signing_key", func(v node, p path) { d.secret(v, p, &a.SigningKey) }},
+		{"retention", func(v node, p path) { d.duration(v, p, &a.Retention) }},
+		{"bodies", func(v node, p path) {
+			b := &AuditBodies{Pos: d.pos(resolve(v)), Retention: Duration(720 * time.Hour), MaxBytes: 64 << 10}
+			a.Bodies = b
+			d.object(v, p, []field{
+				{"teams", func(v node, p path) {
+					b.Teams = []string{}
+					d.strs(v, p, func(s string, _ node, _ path) { b.Teams = append(b.Teams, s) })
+				}},
+				{"keys", func(v node, p path) {
+					b.Keys = []string{}
+					d.strs(v, p, func(s string, _ node, _ path) { b.Keys = append(b.Keys, s) })
+				}},
+				{"retention", func(v node, p path) { d.duration(v, p, &b.Retention) }},
+				{"max_bytes", func(v node, p path) { d.size(v, p, &b.MaxBytes) }},
+			})
+		}},
+	})
+}
+
+func (d *decoder) tracing(n node, p path, t *Tracing) {
+	t.Pos = d.pos(resolve(n))
+	d.object(n, p, []field{
+		{"otlp_endpoint", func(v node, p path) {
+			parsed(d, v, p, "a URL like http://127.0.0.1:4318", parseOTLPEndpoint, &t.OTLPEndpoint)
+		}},
+		{"headers", func(v node, p path) {
+			t.Headers = map[string]Secret{}
+			d.entries(v, p, func(k, v node, p path) {
+				if !validHeaderName(k.Value) {
+					d.addf(d.pos(k), p, "invalid header name %q; use letters, digits and -", k.Value)
+				}
+				var s Secret
+				d.secret(v, p, &s)
+				t.Headers[k.Value] = s
+			})
+		}},
+		{"service_name", func(v node, p path) { d.str(v, p, &t.ServiceName) }},
+		{"sample_ratio", func(v node, p path) {
+			parsed(d, v, p, "a ratio between 0 and 1 like 0.2", parseRatio, &t.SampleRatio)
+		}},
+	})
+}
+
+// parseOTLPEndpoint accepts an http or https URL without query or
+// fragment; the path /v1/traces is added when sending.
+func parseOTLPEndpoint(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("want http:// or https:// and a host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("remove the query or fragment")
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(s, "/"), "/v1/traces"), nil
 }
 
 func (d *decoder) storage(n node, p path, s *Storage) {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -28,7 +30,9 @@ func defaults() *Config {
 		Storage:  Storage{SQLite: "./airgw.db"},
 		Timezone: "UTC",
 		Log:      Log{Level: "info", Format: "text"},
-		Audit:    Audit{BatchSize: 256, FlushInterval: Duration(time.Second)},
+		Audit: Audit{BatchSize: 256, FlushInterval: Duration(time.Second), FsyncInterval: Duration(100 * time.Millisecond),
+			SpoolMaxSize: 1 << 30, CheckpointInterval: Duration(time.Minute)},
+		Tracing: Tracing{ServiceName: "airgw", SampleRatio: 1},
 		Routing: Routing{
 			Strategy:       "weighted",
 			Retries:        2,
@@ -81,6 +85,19 @@ func (d *decoder) validate(c *Config, root Pos) {
 	positive("server.idle_timeout", int64(s.IdleTimeout))
 	positive("server.shutdown_timeout", int64(s.ShutdownTimeout))
 	positive("audit.flush_interval", int64(c.Audit.FlushInterval))
+	positive("audit.fsync_interval", int64(c.Audit.FsyncInterval))
+	positive("audit.checkpoint_interval", int64(c.Audit.CheckpointInterval))
+	positive("audit.bodies.retention", int64(c.Audit.Bodies.retention()))
+	positive("audit.bodies.max_bytes", int64(c.Audit.Bodies.maxBytes()))
+	if c.Audit.SpoolMaxSize < 1<<20 && d.written("audit.spool_max_size") {
+		d.add("audit.spool_max_size", c.Audit.Pos, "must be at least 1MiB, got %s", c.Audit.SpoolMaxSize)
+	}
+	if r := c.Audit.Retention; r < 0 || r > 0 && r < Duration(time.Hour) {
+		d.add("audit.retention", c.Audit.Pos, "must be 0 (keep records forever) or at least 1h, got %s", r)
+	}
+	if k := c.Audit.SigningKey.Value(); k != "" && !validSigningKey(k) {
+		d.add("audit.signing_key", c.Audit.Pos, "must be the hex (64 characters) or base64 of a 32-byte Ed25519 seed; generate one with: openssl rand -hex 32")
+	}
 	positive("routing.timeout", int64(c.Routing.Timeout))
 	positive("routing.breaker.cooldown", int64(c.Routing.Breaker.Cooldown))
 	if ft := c.Routing.FirstTokenTimeout; ft > 0 && ft >= c.Routing.Timeout {
@@ -92,6 +109,9 @@ func (d *decoder) validate(c *Config, root Pos) {
 	}
 	if c.Storage.DataDir == "" {
 		c.Storage.DataDir = filepath.Dir(c.Storage.SQLite)
+	}
+	if c.Audit.SpoolDir == "" {
+		c.Audit.SpoolDir = filepath.Join(c.Storage.DataDir, "audit-spool")
 	}
 	if n := len(c.Auth.HMACSecret.Value()); n > 0 && n < 32 {
 		d.add("auth.hmac_secret", c.Auth.Pos, "must be at least 32 bytes, got %d; generate one with: openssl rand -hex 32", n)
@@ -108,6 +128,38 @@ func (d *decoder) validate(c *Config, root Pos) {
 		d.add("routing.backoff.base", root, "must not exceed routing.backoff.max (%s)", b.Max)
 	}
 	d.validateGovernance(c, root)
+	if b := c.Audit.Bodies; b != nil {
+		for i, t := range b.Teams {
+			if c.Team(t) == nil {
+				d.add(fmt.Sprintf("audit.bodies.teams[%d]", i), b.Pos, "team %q is not defined under teams", t)
+			}
+		}
+	}
+}
+
+func (b *AuditBodies) retention() Duration {
+	if b == nil {
+		return 1
+	}
+	return b.Retention
+}
+
+func (b *AuditBodies) maxBytes() Size {
+	if b == nil {
+		return 1
+	}
+	return b.MaxBytes
+}
+
+// validSigningKey reports whether s is the hex or standard base64 of 32
+// bytes.
+func validSigningKey(s string) bool {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil {
+		return len(b) == 32
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
 }
 
 // required reports a field that was not written, unless its parent already

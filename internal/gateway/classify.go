@@ -82,7 +82,7 @@ type outcome interface {
 // target's breaker and its latency, and returns the classified failure.
 func (g *Gateway) settleAttempt(s *state, t *route.Target, b outcome, err error) *llm.Error {
 	att := audit.Attempt{Provider: t.Provider, Model: t.Model, Status: http.StatusOK,
-		LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
+		StartMillis: s.attemptStart.Sub(s.start).Milliseconds(), LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
 	var e *llm.Error
 	if err != nil {
 		e = llm.AsError(err)

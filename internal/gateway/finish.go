@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/llm"
@@ -27,10 +30,57 @@ func (g *Gateway) finish(s *state) {
 	}
 	rec := g.record(s)
 	g.settleSpend(s, rec.CostNanoUSD)
+	if s.keepBodies {
+		rec.Bodies = s.bodies()
+	}
 	if g.audit != nil {
 		g.audit.Write(rec)
 	}
+	if s.ended {
+		// The record is spooled: now the client may see the end.
+		if err := s.Out.EndStream(nil); err != nil {
+			g.log.Debug("the client left before the end of its stream", "request_id", s.RequestID, "err", err)
+		}
+	}
 	g.accessLog(s, &rec)
+}
+
+// begin marks the request in flight in the audit trail, when the audit log
+// can (AuditBeginner), just before the first upstream attempt.
+func (g *Gateway) begin(_ context.Context, s *state) error {
+	s.keepBodies = s.rt.StoreBodies != nil && s.rt.StoreBodies(s.key)
+	b, ok := g.audit.(AuditBeginner)
+	if !ok {
+		return nil
+	}
+	rec := g.record(s)
+	rec.End, rec.Status, rec.LatencyMillis = time.Time{}, 0, 0
+	if err := b.Begin(rec); err != nil {
+		e := &llm.Error{Code: llm.CodeServiceUnavailable, Err: err,
+			Message: "the gateway cannot record this request in its audit trail, so it does not send it to a provider; an operator must bring the audit database back (docs/troubleshooting.md: audit spool full)"}
+		if errors.Is(err, audit.ErrSpoolFull) {
+			e.RetryAfter = 30 * time.Second
+		}
+		return e
+	}
+	return nil
+}
+
+// bodies returns the request as the client sent it and the response: the
+// provider's body when it was relayed as is, the choices otherwise, or the
+// text streamed to the client. The audit log redacts and caps them.
+func (s *state) bodies() *audit.Bodies {
+	b := &audit.Bodies{Request: string(s.Body)}
+	switch {
+	case s.response != nil && s.response.Native != nil:
+		b.Response = string(s.response.Native.Body)
+	case s.response != nil:
+		out, _ := json.Marshal(s.response.Choices)
+		b.Response = string(out)
+	default:
+		b.Response = string(s.streamed)
+	}
+	return b
 }
 
 func (g *Gateway) record(s *state) audit.Record {
@@ -44,6 +94,7 @@ func (g *Gateway) record(s *state) audit.Record {
 		EndUser:       s.EndUser,
 		Tags:          s.Tags,
 		ClientIP:      s.ClientIP,
+		TraceParent:   s.TraceParent,
 		Dialect:       string(s.Dialect),
 		Endpoint:      s.Endpoint,
 		Attempts:      s.attempts,

@@ -268,6 +268,9 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 		if err := s.Out.WriteResponse(resp); err != nil {
 			return clientGone(err)
 		}
+		if s.keepBodies {
+			s.response = resp
+		}
 		return nil
 	}
 	idle := firstPositive(t.IdleTimeout, s.route.IdleTimeout, s.rt.IdleTimeout)
@@ -314,7 +317,8 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			if !s.Out.Written() {
 				g.commit(s, t, reply.Header)
 			}
-			return s.Out.EndStream(nil)
+			s.ended = true // finish ends the client's stream, once the record is written
+			return nil
 		}
 		if err != nil {
 			return g.upstreamError(ctx, actx, s, err)

@@ -38,6 +38,14 @@ type AuditLog interface {
 	Write(rec audit.Record)
 }
 
+// AuditBeginner is an AuditLog that marks requests in flight (audit.Spool):
+// Begin is called with what is known before the first upstream attempt,
+// so that a request cut short by a crash is recorded as interrupted. An
+// error refuses the request (the audit trail cannot take it).
+type AuditBeginner interface {
+	Begin(rec audit.Record) error
+}
+
 // Output writes the reply to the client in its dialect. Exactly one of
 // WriteResponse, WriteEvent…EndStream or WriteError is used per call.
 type Output interface {
@@ -80,6 +88,9 @@ type Runtime struct {
 	Backoff retry.Backoff
 	// Rules send requests of a purpose or tag to another alias.
 	Rules []Rule
+	// StoreBodies reports whether the prompt and response of a key's
+	// requests go into its audit record (audit.bodies); nil: never.
+	StoreBodies func(k *keys.Key) bool
 }
 
 // Rule routes by request metadata: a request for Model (any model when
@@ -203,6 +214,8 @@ type Call struct {
 	Purpose   string // X-Airgw-Purpose; metadata.purpose is used when empty
 	EndUser   string // X-Airgw-User; the body's user field is used when empty
 	Tags      []string
+	// TraceParent is the client's W3C traceparent header, for the tracer.
+	TraceParent string
 	// IdempotencyKey is the client's Idempotency-Key header: with it, a
 	// request that may have reached the provider can be sent again.
 	IdempotencyKey string
@@ -237,6 +250,7 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 		g.resolve,      // the model alias to a priced target
 		g.limit,        // the rate limits of every level
 		g.reserve,      // the worst-case cost, against every budget
+		g.begin,        // the audit trail's in-flight mark
 		g.forward,      // the provider call, streamed back to the client
 	} {
 		if err := step(ctx, s); err != nil {
@@ -334,6 +348,14 @@ type state struct {
 	// writeBound removes the write deadline that a request's deadline
 	// sets on a client that stopped reading (forward.go).
 	writeBound func()
+	// ended is set when the upstream stream ended cleanly: finish ends the
+	// client's stream after the audit record is written, so that a client
+	// never sees a complete response whose record could be lost.
+	ended bool
+	// keepBodies is set when the record carries the bodies; response is
+	// then the non-streamed answer sent.
+	keepBodies bool
+	response   *llm.Response
 
 	// Idempotency-Key: the claim settled after finish, or the stored
 	// result replayed instead of a provider call.

@@ -98,6 +98,8 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 			EndUser:   headerValue(r, "X-Airgw-User", 256),
 			Tags:      tags(r),
 			Body:      body,
+			// W3C trace context: 55 characters; the tracer validates it.
+			TraceParent: headerValue(r, "Traceparent", 55),
 		}
 		out, keyErr := idempotent(c, w, r) // the Idempotency-Key header
 		if readErr == nil {

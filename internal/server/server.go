@@ -49,6 +49,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Started is the time the process started, reported by /v1/models.
 	Started time.Time
+	// Metrics serves GET /metrics (Prometheus); nil serves none.
+	Metrics http.Handler
 }
 
 // Server is the data-plane handler.
@@ -78,6 +80,9 @@ func New(gw *gateway.Gateway, o Options) *Server {
 	s.mux.HandleFunc("GET /v1/models", s.models)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if o.Metrics != nil {
+		s.mux.Handle("GET /metrics", o.Metrics)
+	}
 	s.mux.HandleFunc("/", s.notFound)
 	return s
 }
@@ -206,6 +211,7 @@ var allowedMethods = map[string]string{
 	"/v1/models":                "GET",
 	"/healthz":                  "GET",
 	"/readyz":                   "GET",
+	"/metrics":                  "GET",
 }
 
 // bodyTimeout bounds reading one request body.

@@ -9,31 +9,51 @@ import (
 	"strings"
 
 	"github.com/airgw/airgw/internal/audit"
+	"modernc.org/sqlite"
 )
 
 var (
-	_ audit.Sink   = (*DB)(nil)
-	_ audit.Source = (*DB)(nil)
+	_ audit.Sink           = (*DB)(nil)
+	_ audit.Source         = (*DB)(nil)
+	_ audit.CheckpointSink = (*DB)(nil)
+	_ audit.HeadSource     = (*DB)(nil)
+	_ audit.ChainSource    = (*DB)(nil)
+	_ audit.Follower       = (*DB)(nil)
+	_ audit.UsageSource    = (*DB)(nil)
 )
 
 const auditColumns = `request_id, start_ns, end_ns, key_id, key_name, team, end_user, purpose, tags, client_ip,
 	dialect, endpoint, stream, requested_model, provider, served_model, attempts, status, error_class,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, usage_estimated,
-	cost_nano_usd, ttft_ms, latency_ms, policies, kind, change`
+	cost_nano_usd, ttft_ms, latency_ms, policies, kind, change, chain, seq, prev_hash, hash`
 
+// insertRecord skips a record whose request id (or chain position) is
+// stored already; RETURNING tells the two cases apart.
 var insertRecord = `INSERT INTO audit_records (` + auditColumns + `) VALUES (` +
-	strings.TrimSuffix(strings.Repeat("?, ", 31), ", ") + `) ON CONFLICT (request_id) DO NOTHING`
+	strings.TrimSuffix(strings.Repeat("?, ", 35), ", ") + `) ON CONFLICT DO NOTHING RETURNING id`
+
+const insertTag = `INSERT OR IGNORE INTO audit_tags (tag, record_id) VALUES (?, ?)`
+
+// addUsage adds one request to its day's totals (migration 0022).
+const addUsage = `INSERT INTO audit_usage_daily (day, key_id, team, requested_model, provider, purpose, key_name,
+	requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nano_usd)
+	VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (day, key_id, team, requested_model, provider, purpose) DO UPDATE SET
+	key_name = max(key_name, excluded.key_name), requests = requests + 1, errors = errors + excluded.errors,
+	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+	reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd`
 
 // InsertRecords implements audit.Sink. The batch is inserted in one
-// transaction; a request id already stored is skipped, so a retried batch
-// never duplicates. If the transaction fails, the records are inserted one
-// by one so that a bad record cannot keep good ones out: records refused
-// for good (no request id, a time out of range, a constraint) are reported
-// in an *audit.RejectedError, and any other failure is returned as is so
-// that the caller retries the batch.
+// transaction; a record whose request id is stored already with the same
+// content is skipped, so a retried batch never duplicates. Records refused
+// for good are reported in an *audit.RejectedError while the others are
+// stored: no request id, a time out of range, a constraint, or a request
+// id or chain position already stored with other content. Any other
+// failure is returned as is, so that the caller retries the batch.
 func (db *DB) InsertRecords(ctx context.Context, recs []audit.Record) error {
 	var (
-		rows     [][]any
+		rows     []row
 		rejected []string
 		firstErr error
 	)
@@ -49,21 +69,30 @@ func (db *DB) InsertRecords(ctx context.Context, recs []audit.Record) error {
 			reject(recs[i].RequestID, err)
 			continue
 		}
-		rows = append(rows, args)
+		rows = append(rows, row{rec: &recs[i], args: args})
 	}
 	if len(rows) > 0 {
-		if err := db.insertBatch(ctx, rows); err != nil {
-			if ctx.Err() != nil {
+		refused, err := db.insertBatch(ctx, rows)
+		if err != nil {
+			if ctx.Err() != nil || isTransient(err) {
 				return fmt.Errorf("sqlite: insert records: %w", err)
 			}
-			for _, args := range rows {
-				if _, err := db.w.ExecContext(ctx, insertRecord, args...); err != nil {
-					if !isConstraint(err) {
-						return fmt.Errorf("sqlite: insert records: %w", err)
-					}
-					reject(args[0].(string), err)
+			// A record failed the batch: insert one by one so that the bad
+			// record cannot keep the good ones out.
+			refused = nil
+			for _, r := range rows {
+				ref, err := db.insertBatch(ctx, []row{r})
+				if err != nil && (ctx.Err() != nil || isTransient(err)) {
+					return fmt.Errorf("sqlite: insert records: %w", err)
 				}
+				if err != nil {
+					ref = append(ref, refusal{r.rec.RequestID, err})
+				}
+				refused = append(refused, ref...)
 			}
+		}
+		for _, r := range refused {
+			reject(r.id, r.err)
 		}
 	}
 	if rejected != nil {
@@ -72,23 +101,112 @@ func (db *DB) InsertRecords(ctx context.Context, recs []audit.Record) error {
 	return nil
 }
 
-func (db *DB) insertBatch(ctx context.Context, rows [][]any) error {
+// isTransient reports a failure that a retry can cure: the database busy,
+// locked, out of disk or memory, an I/O error, a lost connection. Any
+// other failure of a single record is that record's fault.
+func isTransient(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 5, 6, 7, 10, 13, 14, 15: // BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL
+			return true
+		}
+		return false
+	}
+	// Not from SQLite itself: a closed pool, a lost connection, a deadline.
+	return true
+}
+
+type row struct {
+	rec  *audit.Record
+	args []any
+}
+
+type refusal struct {
+	id  string
+	err error
+}
+
+// insertBatch inserts rows in one transaction and returns those refused
+// because their request id or chain position holds another record.
+func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, insertRecord)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer stmt.Close()
-	for _, args := range rows {
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return err
+	var tagStmt, usageStmt *sql.Stmt
+	var refused []refusal
+	for _, r := range rows {
+		var id int64
+		err := stmt.QueryRowContext(ctx, r.args...).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := conflict(ctx, tx, r.rec); err != nil {
+				refused = append(refused, refusal{r.rec.RequestID, err})
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec := r.rec; rec.Kind == "" || rec.Kind == audit.KindRequest {
+			if usageStmt == nil {
+				if usageStmt, err = tx.PrepareContext(ctx, addUsage); err != nil {
+					return nil, err
+				}
+				defer usageStmt.Close()
+			}
+			if _, err := usageStmt.ExecContext(ctx, usageDay(rec.Start), rec.KeyID, rec.Team, rec.RequestedModel, rec.Provider, rec.Purpose, rec.KeyName,
+				btoi(rec.Status >= 400), rec.InputTokens, rec.OutputTokens, rec.CacheReadTokens, rec.CacheWriteTokens, rec.ReasoningTokens, rec.CostNanoUSD); err != nil {
+				return nil, err
+			}
+		}
+		if b := r.rec.Bodies; b != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_bodies (request_id, created_ns, request, response, truncated) VALUES (?, ?, ?, ?, ?)`,
+				r.rec.RequestID, r.rec.End.UnixNano(), b.Request, b.Response, b.Truncated); err != nil {
+				return nil, err
+			}
+		}
+		for _, tag := range r.rec.Tags {
+			if tagStmt == nil {
+				if tagStmt, err = tx.PrepareContext(ctx, insertTag); err != nil {
+					return nil, err
+				}
+				defer tagStmt.Close()
+			}
+			if _, err := tagStmt.ExecContext(ctx, tag, id); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return tx.Commit()
+	return refused, tx.Commit()
+}
+
+// conflict explains why rec was not inserted: nil when the same record is
+// stored already (a retried batch), an error when another record holds its
+// request id or its chain position.
+func conflict(ctx context.Context, tx *sql.Tx, rec *audit.Record) error {
+	var id, hash, chain string
+	var seq int64
+	err := tx.QueryRowContext(ctx, `SELECT request_id, hash, chain, seq FROM audit_records WHERE request_id = ?`, rec.RequestID).Scan(&id, &hash, &chain, &seq)
+	switch {
+	case err == nil && hash == rec.Hash && chain == rec.Chain && seq == rec.Seq:
+		return nil // stored already
+	case err == nil:
+		return fmt.Errorf("request id %s is stored already with other content (chain %q seq %d)", rec.RequestID, chain, seq)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT request_id FROM audit_records WHERE chain = ? AND seq = ? AND chain != ''`, rec.Chain, rec.Seq).Scan(&id)
+	if err == nil {
+		return fmt.Errorf("chain %s seq %d is held by request %s already", rec.Chain, rec.Seq, id)
+	}
+	return fmt.Errorf("record %s was not inserted, for no reason the database gives: %w", rec.RequestID, err)
 }
 
 // recordArgs returns r's column values in auditColumns order.
@@ -132,7 +250,7 @@ func recordArgs(r *audit.Record) ([]any, error) {
 		r.RequestID, start, end, r.KeyID, r.KeyName, r.Team, r.EndUser, r.Purpose, tags, r.ClientIP,
 		r.Dialect, r.Endpoint, r.Stream, r.RequestedModel, r.Provider, r.ServedModel, attempts, r.Status, r.ErrorClass,
 		r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.UsageEstimated,
-		r.CostNanoUSD, r.TTFTMillis, r.LatencyMillis, policies, kind, change,
+		r.CostNanoUSD, r.TTFTMillis, r.LatencyMillis, policies, kind, change, r.Chain, r.Seq, r.PrevHash, r.Hash,
 	}, nil
 }
 
@@ -151,6 +269,82 @@ func jsonOrNull(n int, v any) (any, error) {
 // first (by start time, then insertion order); an error from fn stops the
 // query and is returned.
 func (db *DB) QueryRecords(ctx context.Context, f audit.Filter, fn func(audit.Record) error) error {
+	where, args, err := filterSQL(f)
+	if err != nil {
+		return fmt.Errorf("sqlite: query records: %w", err)
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_records` + where + ` ORDER BY start_ns, id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	_, err = db.scanRecords(ctx, q, args, fn)
+	return err
+}
+
+// RecordsAfter implements audit.Follower: records in storage (row id)
+// order after position after.
+func (db *DB) RecordsAfter(ctx context.Context, after int64, f audit.Filter, fn func(audit.Record) error) (int64, error) {
+	where, args, err := filterSQL(f)
+	if err != nil {
+		return after, fmt.Errorf("sqlite: query records: %w", err)
+	}
+	if where == "" {
+		where = ` WHERE id > ?`
+	} else {
+		where += ` AND id > ?`
+	}
+	args = append(args, after)
+	q := `SELECT ` + auditColumns + `, id FROM audit_records` + where + ` ORDER BY id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	last, err := db.scanRecords(ctx, q, args, fn)
+	return max(last, after), err
+}
+
+// LastPosition implements audit.Follower.
+func (db *DB) LastPosition(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM audit_records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: last position: %w", err)
+	}
+	return n, nil
+}
+
+// scanRecords runs q and passes each row to fn. When q selects the row id
+// after the record's columns, it returns the last one.
+func (db *DB) scanRecords(ctx context.Context, q string, args []any, fn func(audit.Record) error) (int64, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: query records: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	withID := len(cols) > auditColumnCount
+	var last int64
+	for rows.Next() {
+		rec, id, err := scanRecord(rows, withID)
+		if err != nil {
+			return last, fmt.Errorf("sqlite: query records: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return last, err
+		}
+		last = id
+	}
+	if err := rows.Err(); err != nil {
+		return last, fmt.Errorf("sqlite: query records: %w", err)
+	}
+	return last, nil
+}
+
+// auditColumnCount is the number of columns in auditColumns.
+var auditColumnCount = strings.Count(auditColumns, ",") + 1
+
+// filterSQL turns f (but its Limit) into a WHERE clause and its arguments.
+func filterSQL(f audit.Filter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -162,70 +356,72 @@ func (db *DB) QueryRecords(ctx context.Context, f audit.Filter, fn func(audit.Re
 	if !f.Since.IsZero() {
 		n, err := nanos(f.Since)
 		if err != nil {
-			return fmt.Errorf("sqlite: query records: since: %w", err)
+			return "", nil, fmt.Errorf("since: %w", err)
 		}
 		add("start_ns >= ?", n)
 	}
 	if !f.Until.IsZero() {
 		n, err := nanos(f.Until)
 		if err != nil {
-			return fmt.Errorf("sqlite: query records: until: %w", err)
+			return "", nil, fmt.Errorf("until: %w", err)
 		}
 		add("start_ns < ?", n)
 	}
 	for _, c := range []struct{ col, v string }{
 		{"key_id", f.KeyID}, {"team", f.Team}, {"end_user", f.EndUser}, {"purpose", f.Purpose},
-		{"requested_model", f.Model}, {"provider", f.Provider},
+		{"requested_model", f.Model}, {"provider", f.Provider}, {"kind", f.Kind},
 	} {
 		if c.v != "" {
 			add(c.col+" = ?", c.v)
 		}
 	}
+	// The indexes on these columns leave out empty values (migration
+	// 0020): say that the query does too, so that SQLite may use them.
+	if f.EndUser != "" {
+		where = append(where, "end_user != ''")
+	}
+	if f.Purpose != "" {
+		where = append(where, "purpose != ''")
+	}
 	if f.Status != 0 {
 		add("status = ?", f.Status)
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_records`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	switch f.ErrorClass {
+	case "":
+	case audit.ErrorClassAny:
+		where = append(where, "error_class != ''")
+	default:
+		add("error_class = ?", f.ErrorClass)
+		where = append(where, "error_class != ''")
 	}
-	q += ` ORDER BY start_ns, id`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	if f.Tag != "" {
+		add("id IN (SELECT record_id FROM audit_tags WHERE tag = ?)", f.Tag)
 	}
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: query records: %w", err)
+	if len(where) == 0 {
+		return "", nil, nil
 	}
-	defer rows.Close()
-	for rows.Next() {
-		rec, err := scanRecord(rows)
-		if err != nil {
-			return fmt.Errorf("sqlite: query records: %w", err)
-		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: query records: %w", err)
-	}
-	return nil
+	return ` WHERE ` + strings.Join(where, " AND "), args, nil
 }
 
-func scanRecord(rows *sql.Rows) (audit.Record, error) {
+// scanRecord reads one row of auditColumns, followed by the row id when
+// withID is set.
+func scanRecord(rows *sql.Rows, withID bool) (audit.Record, int64, error) {
 	var (
 		r                        audit.Record
 		start, end               sql.NullInt64
 		tags, attempts, policies sql.NullString
 		change                   sql.NullString
+		id                       int64
 	)
-	err := rows.Scan(&r.RequestID, &start, &end, &r.KeyID, &r.KeyName, &r.Team, &r.EndUser, &r.Purpose, &tags, &r.ClientIP,
+	dest := []any{&r.RequestID, &start, &end, &r.KeyID, &r.KeyName, &r.Team, &r.EndUser, &r.Purpose, &tags, &r.ClientIP,
 		&r.Dialect, &r.Endpoint, &r.Stream, &r.RequestedModel, &r.Provider, &r.ServedModel, &attempts, &r.Status, &r.ErrorClass,
 		&r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens, &r.ReasoningTokens, &r.UsageEstimated,
-		&r.CostNanoUSD, &r.TTFTMillis, &r.LatencyMillis, &policies, &r.Kind, &change)
-	if err != nil {
-		return r, err
+		&r.CostNanoUSD, &r.TTFTMillis, &r.LatencyMillis, &policies, &r.Kind, &change, &r.Chain, &r.Seq, &r.PrevHash, &r.Hash}
+	if withID {
+		dest = append(dest, &id)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return r, 0, err
 	}
 	r.Start, r.End = fromNanos(start), fromNanos(end)
 	for _, j := range []struct {
@@ -234,9 +430,9 @@ func scanRecord(rows *sql.Rows) (audit.Record, error) {
 	}{{tags, &r.Tags}, {attempts, &r.Attempts}, {policies, &r.Policies}, {change, &r.Change}} {
 		if j.s.Valid {
 			if err := json.Unmarshal([]byte(j.s.String), j.dst); err != nil {
-				return r, fmt.Errorf("record %s: %w", r.RequestID, err)
+				return r, 0, fmt.Errorf("record %s: %w", r.RequestID, err)
 			}
 		}
 	}
-	return r, nil
+	return r, id, nil
 }

@@ -12,11 +12,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// AuditStore is what an audit backend provides. It is an alias, so a
-// function returning interface{ audit.Sink; audit.Source } fits too.
+// AuditStore is what an audit backend provides: storing records and
+// checkpoints, reading them back for exports, tails, usage reports and
+// chain verification.
 type AuditStore = interface {
 	audit.Sink
 	audit.Source
+	audit.CheckpointSink
+	audit.HeadSource
+	audit.ChainSource
+	audit.Follower
+	audit.UsageSource
+	audit.BodySource
+	audit.Purger
 }
 
 // fullRecord returns a record with every field set.
@@ -147,8 +155,14 @@ func TestAuditStore(t *testing.T, newStore func(t *testing.T) AuditStore) {
 			if i%2 == 1 {
 				r.KeyID, r.Team, r.RequestedModel, r.Provider = "key_bbbbbbbbbbbbbbbb", "ads", "claude-sonnet", "anthropic"
 			}
+			if i%2 == 1 {
+				r.Tags = append(r.Tags, "odd")
+			}
 			if i == 3 {
-				r.Status, r.EndUser, r.Purpose = 429, "user-7", "batch"
+				r.Status, r.EndUser, r.Purpose, r.ErrorClass = 429, "user-7", "batch", "rate_limited"
+			}
+			if i == 4 {
+				r.Kind, r.Status, r.ErrorClass = audit.KindAdmin, 500, "internal_error"
 			}
 			recs = append(recs, r)
 		}
@@ -177,6 +191,11 @@ func TestAuditStore(t *testing.T, newStore func(t *testing.T) AuditStore) {
 			{"end-user", audit.Filter{EndUser: "user-7"}, []string{"r3"}},
 			{"purpose", audit.Filter{Purpose: "batch"}, []string{"r3"}},
 			{"nothing", audit.Filter{Team: "nobody"}, nil},
+			{"tag", audit.Filter{Tag: "odd"}, []string{"r1", "r3", "r5", "r7", "r9"}},
+			{"tag-and-team", audit.Filter{Tag: "eu", Team: "search"}, []string{"r0", "r2", "r4", "r6", "r8"}},
+			{"error-class", audit.Filter{ErrorClass: "rate_limited"}, []string{"r3"}},
+			{"error-class-any", audit.Filter{ErrorClass: audit.ErrorClassAny}, []string{"r3", "r4"}},
+			{"kind", audit.Filter{Kind: audit.KindAdmin}, []string{"r4"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +205,11 @@ func TestAuditStore(t *testing.T, newStore func(t *testing.T) AuditStore) {
 			})
 		}
 	})
+
+	t.Run("Chain", func(t *testing.T) { testChain(t, newStore) })
+	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
+	t.Run("Follow", func(t *testing.T) { testFollow(t, newStore) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore) })
 
 	t.Run("CallbackErrorStops", func(t *testing.T) {
 		s := newStore(t)

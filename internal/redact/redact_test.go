@@ -1,0 +1,38 @@
+package redact
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestHandlerMasksSecrets(t *testing.T) {
+	const provider = "sk-proj-CANARY0123456789"
+	const vkey = "sk-airgw-AbCdEfGh0123456789xyzXYZ_-12"
+	var b bytes.Buffer
+	log := slog.New(New(slog.NewJSONHandler(&b, nil), []string{provider, "short", provider + "-rotated"}))
+	log = log.With("component", "x "+provider)
+	log.WithGroup("g").Info("upstream said "+provider, "err", errors.New("401: key "+provider+"-rotated invalid"),
+		"body", `{"key":"`+vkey+`"}`, "n", 3, slog.Group("nested", "k", vkey), "word", "short")
+	out := b.String()
+	for _, secret := range []string{provider, vkey, "CANARY", "AbCdEfGh"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+	for _, kept := range []string{`"n":3`, `"word":"short"`, "upstream said [redacted]", "401: key [redacted] invalid"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("log lacks %q:\n%s", kept, out)
+		}
+	}
+}
+
+func BenchmarkAccessLine(b *testing.B) {
+	log := slog.New(New(slog.NewJSONHandler(&bytes.Buffer{}, nil), []string{"sk-proj-CANARY0123456789", "0123456789abcdef0123456789abcdef"}))
+	for b.Loop() {
+		log.Info("request", "request_id", "req_0123456789abcdef01234567", "status", 200, "endpoint", "/v1/chat/completions",
+			"model", "gpt-4o", "provider", "openai", "key_id", "key_aaaaaaaaaaaaaaaa", "latency_ms", 12, "cost_nano_usd", 6512500)
+	}
+}
