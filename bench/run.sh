@@ -202,20 +202,44 @@ esac
 
 case " $TARGETS " in *" airgw "*)
 	AIRGW_PORT=$(free_port)
-	# No admin_listen: this airgw version refuses it. Add it back (on a
-	# free port) once the admin API exists.
+	# Every feature on, as DESIGN.md §8 asks: a gateway-wide budget and
+	# limits; a team with a budget, limits (concurrency included), per-user
+	# defaults and its own policy; gateway policies with every PII detector,
+	# a deny pattern and max_tokens; a key with its own budget and limits;
+	# the end user of the request body (created on first use); the durable
+	# audit spool (the default writer), /metrics, and one access log line per
+	# request (level info, into airgw.log). The limits are far above what
+	# the bench sends, so that every request does all the work and passes.
 	cat >"$tmp/airgw.yaml" <<EOF
 server: {listen: 127.0.0.1:$AIRGW_PORT}
 storage: {sqlite: $tmp/airgw.db}
-log: {level: warn}
+log: {level: info}
 providers:
   fake: {type: openai_compatible, base_url: http://$UP_ADDR/v1, api_key: bench, allow_private_network: true}
 models:
   bench-model:
     targets: [{provider: fake, model: bench-model}]
     price: {input_per_mtok: 1, output_per_mtok: 2}
+budget: {limit_usd: 1000000000, period: monthly}
+limits: {rpm: 100000000, tpm: 1000000000}
+policies:
+  max_prompt_tokens: 100000
+  max_tokens: {limit: 4096, action: clamp}
+  pii: {action: redact, detect: [email, phone, credit_card, iban, us_ssn, ip_address, secret]}
+  deny_patterns: {override: "(?i)ignore (all )?previous instructions"}
+teams:
+  bench:
+    models: [bench-model]
+    budget: {limit_usd: 1000000000, period: monthly}
+    limits: {rpm: 100000000, tpm: 1000000000, concurrent: 100000}
+    users:
+      budget: {limit_usd: 1000000, period: daily}
+      limits: {rpm: 100000000}
+    policies:
+      pii: {action: block, detect: [secret]}
 EOF
-	"$tmp/airgw" keys create --config "$tmp/airgw.yaml" --name bench --json >"$tmp/key.json"
+	"$tmp/airgw" keys create --config "$tmp/airgw.yaml" --name bench --team bench \
+		--budget-usd 1000000000 --rpm 100000000 --tpm 1000000000 --json >"$tmp/key.json"
 	KEY=$(tr -d '\n' <"$tmp/key.json" | sed -n 's/.*"key"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
 	if [[ -z $KEY ]]; then
 		echo "run.sh: no \"key\" in the output of 'airgw keys create':" >&2
@@ -246,7 +270,9 @@ loadgen() {
 	local url_var=PID_$t
 	local pid=${!url_var}
 	url_var=URL_$t
-	local args=(-url "${!url_var}" -label "$t" -json "$OUT/$t-$scenario.json" -pid "target=$pid")
+	# Every target gets the same body, with an end user that airgw's team
+	# gives a budget and limits.
+	local args=(-url "${!url_var}" -label "$t" -json "$OUT/$t-$scenario.json" -pid "target=$pid" -user bench-user)
 	if [[ $t != direct ]]; then
 		args+=(-pid "upstream=$PID_fake_up")
 	fi

@@ -100,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		key         = fs.String("key", "bench", "bearer key")
 		model       = fs.String("model", "bench-model", "model in the default body")
 		bodyFile    = fs.String("body", "", "file with the request body (default: a small chat request)")
+		user        = fs.String("user", "", "end user id in the default body's \"user\" field (none when empty)")
 		stream      = fs.Bool("stream", false, "stream (the default body asks for stream and usage); measures time to first chunk")
 		rate        = fs.Float64("rate", 0, "open loop: requests per second, sent on schedule regardless of responses")
 		concurrency = fs.Int("concurrency", 0, "closed loop: number of workers (used when -rate is 0; default 16)")
@@ -138,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		body = b
 	} else {
-		body = defaultBody(*model, *stream)
+		body = defaultBody(*model, *user, *stream)
 	}
 
 	conns := max(*concurrency, 1024)
@@ -366,7 +367,7 @@ func humanLine(r report) string {
 }
 
 // defaultBody is a small, realistic chat request.
-func defaultBody(model string, stream bool) []byte {
+func defaultBody(model, user string, stream bool) []byte {
 	req := map[string]any{
 		"model": model,
 		"messages": []map[string]string{
@@ -375,6 +376,9 @@ func defaultBody(model string, stream bool) []byte {
 		},
 		"max_tokens":  64,
 		"temperature": 0,
+	}
+	if user != "" {
+		req["user"] = user
 	}
 	if stream {
 		req["stream"] = true
