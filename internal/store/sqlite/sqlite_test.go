@@ -277,7 +277,14 @@ func BenchmarkInsertRecords(b *testing.B) {
 	recs := make([]audit.Record, 256)
 	for b.Loop() {
 		for i := range recs {
-			recs[i] = audit.Record{RequestID: fmt.Sprint(n), Start: time.Now(), Status: 200, Tags: []string{"x"}}
+			// A record as the gateway writes one (bench/run.sh's request).
+			now := time.Now()
+			recs[i] = audit.Record{Kind: audit.KindRequest, RequestID: fmt.Sprintf("req_%024d", n), Start: now, End: now,
+				KeyID: "key_ixji6a5anepy22bn", KeyName: "bench", Team: "bench", EndUser: "bench-user", ClientIP: "127.0.0.1",
+				Dialect: "openai", Endpoint: "/v1/chat/completions", RequestedModel: "bench-model", Provider: "fake", ServedModel: "bench-model",
+				Attempts: []audit.Attempt{{Provider: "fake", Model: "bench-model", Status: 200, LatencyMillis: 1}},
+				Status: 200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
+				Chain: "w", Seq: int64(n + 1), PrevHash: strings.Repeat("a", 64), Hash: fmt.Sprintf("%064d", n)}
 			n++
 		}
 		if err := db.InsertRecords(context.Background(), recs); err != nil {
