@@ -345,3 +345,21 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestInsertKeepsTempStore: record batches keep their statement journals
+// in memory, and leave the writer connection as they found it (a
+// retention delete's journal must be able to spill to disk).
+func TestInsertKeepsTempStore(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	if err := db.InsertRecords(ctx, []audit.Record{{RequestID: "a", Start: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 0 {
+		t.Errorf("PRAGMA temp_store after InsertRecords = %d, want 0 (default)", got)
+	}
+}
