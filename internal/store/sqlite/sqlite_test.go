@@ -283,7 +283,7 @@ func BenchmarkInsertRecords(b *testing.B) {
 				KeyID: "key_ixji6a5anepy22bn", KeyName: "bench", Team: "bench", EndUser: "bench-user", ClientIP: "127.0.0.1",
 				Dialect: "openai", Endpoint: "/v1/chat/completions", RequestedModel: "bench-model", Provider: "fake", ServedModel: "bench-model",
 				Attempts: []audit.Attempt{{Provider: "fake", Model: "bench-model", Status: 200, LatencyMillis: 1}},
-				Status: 200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
+				Status:   200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
 				Chain: "w", Seq: int64(n + 1), PrevHash: strings.Repeat("a", 64), Hash: fmt.Sprintf("%064d", n)}
 			n++
 		}
