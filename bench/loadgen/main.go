@@ -64,7 +64,10 @@ type procUsage struct {
 	CPUUtil     float64 `json:"cpu_util"` // cores busy on average
 	RSSKiB      int64   `json:"rss_kib,omitempty"`
 	HWMKiB      int64   `json:"hwm_kib,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// PeakRSSKiB is the largest VmRSS sampled every 50 ms during the
+	// measured window (the RSS while the load lasts).
+	PeakRSSKiB int64  `json:"rss_peak_kib,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 type pidFlag []namedPID
@@ -188,12 +191,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var before []procSample
 	var selfBefore time.Duration
+	var sampler *peakSampler
 	onStart := func() {
 		selfBefore = selfCPU()
 		before = make([]procSample, len(pids))
+		ids := make([]int, len(pids))
 		for i, np := range pids {
 			before[i], _ = readProc(np.pid)
+			ids[i] = np.pid
 		}
+		sampler = startPeakSampler(ids, 50*time.Millisecond)
 	}
 	var results []result
 	var measureFrom time.Time
@@ -204,6 +211,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	endedAt := time.Now()
 	selfAfter := selfCPU()
+	peaks := sampler.finish()
 
 	rep := buildReport(results, measureFrom, p, *stream)
 	rep.Label, rep.URL = *label, *url
@@ -220,6 +228,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			u = usage(u, after.cpu-before[i].cpu, rep.Requests, elapsed)
 			u.RSSKiB, u.HWMKiB = after.rssKiB, after.hwmKiB
+			if i < len(peaks) {
+				u.PeakRSSKiB = max(peaks[i], after.rssKiB)
+			}
 		}
 		rep.Procs = append(rep.Procs, u)
 	}
