@@ -24,6 +24,7 @@ func defaults() *Config {
 			AdminListen:       "127.0.0.1:8081",
 			MaxBody:           4 << 20,
 			MaxInFlight:       10000,
+			MaxQueueDelay:     Duration(50 * time.Millisecond),
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),

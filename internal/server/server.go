@@ -53,9 +53,16 @@ type Options struct {
 	Metrics http.Handler
 	// MaxInFlight is the most requests to the API routes (streams
 	// included) served at once; beyond it a request is refused at once
-	// with 503 and Retry-After, before its body is read, rather than
-	// queued for the CPU. Zero or less means no limit.
+	// with 503 and Retry-After, before its body is read. Zero or less
+	// means no limit.
 	MaxInFlight int
+	// MaxQueueDelay sheds load when the CPU is saturated: while runnable
+	// work waits longer than this for a CPU (the 90th percentile of the
+	// Go scheduler's delays over the last 50 ms) and more than
+	// minInFlightToShed requests are in flight, new API requests are
+	// refused as for MaxInFlight instead of queueing. Zero or less turns
+	// it off.
+	MaxQueueDelay time.Duration
 }
 
 // Server is the data-plane handler.
@@ -64,10 +71,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	maxBody atomic.Int64 // Options.MaxBody, changed by SetMaxBody
-	// inFlight counts the API requests being served; maxInFlight is
-	// Options.MaxInFlight, changed by SetMaxInFlight; shed counts the
-	// requests refused for it.
-	inFlight, maxInFlight, shed atomic.Int64
+	adm     admission
 }
 
 // New returns the data-plane handler for gw.
@@ -83,7 +87,8 @@ func New(gw *gateway.Gateway, o Options) *Server {
 	}
 	s := &Server{gw: gw, opts: o, mux: http.NewServeMux()}
 	s.maxBody.Store(o.MaxBody)
-	s.maxInFlight.Store(int64(o.MaxInFlight))
+	s.adm.maxInFlight.Store(int64(o.MaxInFlight))
+	s.adm.maxDelay.Store(int64(o.MaxQueueDelay))
 	for _, ep := range endpoints {
 		s.mux.HandleFunc(ep.pattern, s.handler(ep))
 	}
@@ -105,32 +110,6 @@ func (s *Server) SetMaxBody(n int64) {
 	}
 	s.maxBody.Store(n)
 }
-
-// SetMaxInFlight changes the most API requests served at once, for
-// requests that start from now on (a config reload); n ≤ 0 means no limit.
-func (s *Server) SetMaxInFlight(n int) { s.maxInFlight.Store(int64(n)) }
-
-// Shed returns how many requests were refused because MaxInFlight were
-// being served.
-func (s *Server) Shed() int64 { return s.shed.Load() }
-
-// admit counts a request in flight, or refuses it when the limit is
-// reached; a request admitted must call done.
-func (s *Server) admit() bool {
-	n := s.inFlight.Add(1)
-	if limit := s.maxInFlight.Load(); limit > 0 && n > limit {
-		s.inFlight.Add(-1)
-		s.shed.Add(1)
-		return false
-	}
-	return true
-}
-
-func (s *Server) done() { s.inFlight.Add(-1) }
-
-// errOverloaded answers a request beyond MaxInFlight.
-var errOverloaded = &llm.Error{Code: llm.CodeServiceUnavailable, RetryAfter: time.Second,
-	Message: "airgw is serving as many requests as it is configured to (server.max_in_flight); retry after a moment"}
 
 // ServeHTTP assigns the request id and dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
