@@ -394,7 +394,7 @@ func printFigures(w io.Writer, res *results) {
 			continue
 		}
 		p, _ := r.proc("target")
-		fmt.Fprintf(w, "  RSS with %d concurrent streams: %s %.1f MiB peak, %d of %d streams complete", r.Concurrency, t, p.rssMiB(), r.OK, r.Requests)
+		fmt.Fprintf(w, "  RSS with %d streams open at once: %s %.1f MiB peak, %d complete, errors %s", r.Requests, t, p.rssMiB(), r.OK, errString(r))
 		if t == "airgw" {
 			fmt.Fprintf(w, "  [budget ≤ 150 MiB: %s]", verdict(p.rssMiB() <= 150 && r.OK == r.Requests))
 		}

@@ -172,9 +172,12 @@ func serveBench(b *testing.B, upstream string) (base, key string) {
 }
 
 func loop(b *testing.B, url, key, body string, stream bool) {
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	// 64 clients per P, as bench/run.sh's saturation run (64 workers
+	// against a gateway on one core).
+	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", url, strings.NewReader(body))
