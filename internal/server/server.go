@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -357,9 +358,22 @@ func idempotent(c *gateway.Call, w http.ResponseWriter, r *http.Request) (http.R
 	return c.Recorder, nil
 }
 
+// reqSeq numbers the request ids made in one millisecond.
+var reqSeq atomic.Uint32
+
+// newRequestID returns "req_" and 24 hex digits: the time in milliseconds
+// (48 bits), a per-process sequence number (16 bits) and 32 random bits.
+// Ids made later sort later, so that the audit trail's unique index on
+// request ids grows at its end: random ids touched a different page of
+// that index for nearly every record, and made storing a record half
+// again as costly (BenchmarkInsertRecords in internal/store/sqlite). Two
+// ids are equal only if made in the same millisecond with the same
+// sequence number (one process makes 65,536 a millisecond before it
+// wraps) and the same random bits.
 func newRequestID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16|uint64(uint16(reqSeq.Add(1))))
+	_, _ = rand.Read(b[8:])
 	return "req_" + hex.EncodeToString(b[:])
 }
 

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -267,29 +269,51 @@ func TestInsertRecordsRejectsOutOfRangeTime(t *testing.T) {
 	}
 }
 
+// BenchmarkInsertRecords stores batches of 256 records as the gateway
+// writes them, into a trail that holds 100,000 already, with request ids
+// random (as they were) or time-ordered (as server.newRequestID makes
+// them): random keys touch a different page of the request_id index for
+// nearly every record.
 func BenchmarkInsertRecords(b *testing.B) {
-	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "airgw.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	n := 0
-	recs := make([]audit.Record, 256)
-	for b.Loop() {
-		for i := range recs {
-			// A record as the gateway writes one (bench/run.sh's request).
-			now := time.Now()
-			recs[i] = audit.Record{Kind: audit.KindRequest, RequestID: fmt.Sprintf("req_%024d", n), Start: now, End: now,
-				KeyID: "key_ixji6a5anepy22bn", KeyName: "bench", Team: "bench", EndUser: "bench-user", ClientIP: "127.0.0.1",
-				Dialect: "openai", Endpoint: "/v1/chat/completions", RequestedModel: "bench-model", Provider: "fake", ServedModel: "bench-model",
-				Attempts: []audit.Attempt{{Provider: "fake", Model: "bench-model", Status: 200, LatencyMillis: 1}},
-				Status:   200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
-				Chain: "w", Seq: int64(n + 1), PrevHash: strings.Repeat("a", 64), Hash: fmt.Sprintf("%064d", n)}
-			n++
-		}
-		if err := db.InsertRecords(context.Background(), recs); err != nil {
-			b.Fatal(err)
-		}
+	for _, ids := range []string{"random", "ordered"} {
+		b.Run(ids, func(b *testing.B) {
+			db, err := Open(context.Background(), filepath.Join(b.TempDir(), "airgw.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			n := 0
+			recs := make([]audit.Record, 256)
+			batch := func() {
+				for i := range recs {
+					id := fmt.Sprintf("req_%012x%012x", time.Now().UnixMilli(), n)
+					if ids == "random" {
+						var r [12]byte
+						_, _ = rand.Read(r[:])
+						id = "req_" + hex.EncodeToString(r[:])
+					}
+					// A record as the gateway writes one (bench/run.sh's request).
+					now := time.Now()
+					recs[i] = audit.Record{Kind: audit.KindRequest, RequestID: id, Start: now, End: now,
+						KeyID: "key_ixji6a5anepy22bn", KeyName: "bench", Team: "bench", EndUser: "bench-user", ClientIP: "127.0.0.1",
+						Dialect: "openai", Endpoint: "/v1/chat/completions", RequestedModel: "bench-model", Provider: "fake", ServedModel: "bench-model",
+						Attempts: []audit.Attempt{{Provider: "fake", Model: "bench-model", Status: 200, LatencyMillis: 1}},
+						Status:   200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
+						Chain: "w", Seq: int64(n + 1), PrevHash: strings.Repeat("a", 64), Hash: fmt.Sprintf("%064d", n)}
+					n++
+				}
+				if err := db.InsertRecords(context.Background(), recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 100_000 / len(recs) {
+				batch()
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				batch()
+			}
+		})
 	}
 }
 
