@@ -28,9 +28,11 @@ const auditColumns = `request_id, start_ns, end_ns, key_id, key_name, team, end_
 	cost_nano_usd, ttft_ms, latency_ms, policies, kind, change, chain, seq, prev_hash, hash`
 
 // insertRecord skips a record whose request id (or chain position) is
-// stored already; RETURNING tells the two cases apart.
+// stored already; the count of rows changed tells the two cases apart
+// (an Exec: RETURNING would make each insert a query, with its rows to
+// scan and close, for an id that only tags need).
 var insertRecord = `INSERT INTO audit_records (` + auditColumns + `) VALUES (` +
-	strings.TrimSuffix(strings.Repeat("?, ", 35), ", ") + `) ON CONFLICT DO NOTHING RETURNING id`
+	strings.TrimSuffix(strings.Repeat("?, ", 35), ", ") + `) ON CONFLICT DO NOTHING`
 
 const insertTag = `INSERT OR IGNORE INTO audit_tags (tag, record_id) VALUES (?, ?)`
 
@@ -160,16 +162,17 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 	var refused []refusal
 	var usage usageTotals
 	for _, r := range rows {
-		var id int64
-		err := stmt.QueryRowContext(ctx, r.args...).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
+		res, err := stmt.ExecContext(ctx, r.args...)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
 			if err := conflict(ctx, tx, r.rec); err != nil {
 				refused = append(refused, refusal{r.rec.RequestID, err})
 			}
 			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		if rec := r.rec; rec.Kind == "" || rec.Kind == audit.KindRequest {
 			usage.add(rec)
@@ -177,6 +180,12 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 		if b := r.rec.Bodies; b != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_bodies (request_id, created_ns, request, response, truncated) VALUES (?, ?, ?, ?, ?)`,
 				r.rec.RequestID, r.rec.End.UnixNano(), b.Request, b.Response, b.Truncated); err != nil {
+				return nil, err
+			}
+		}
+		var id int64
+		if len(r.rec.Tags) > 0 {
+			if id, err = res.LastInsertId(); err != nil {
 				return nil, err
 			}
 		}
