@@ -311,6 +311,11 @@ func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// Each connection keeps its read buffer for its lifetime, and a
+		// stream holds its connection: 2 KiB instead of 4 KiB is 10 MiB
+		// less with 5,000 streams open. Providers' events are a few
+		// hundred bytes, and a longer body is read straight through.
+		ReadBufferSize: 2 << 10,
 	}
 	return &http.Client{
 		Transport: tr,
