@@ -25,7 +25,9 @@ import (
 //     let them queue for seconds.
 //
 // The delay is read from runtime/metrics at most every 50 ms, by whichever
-// request comes first, so an idle gateway does no work for it. It is only
+// request comes first, so an idle gateway does no work for it; it must be
+// over the limit in two windows in a row, so that a burst is not taken
+// for an overload. It is only
 // consulted with more than minInFlightToShed requests in flight: a few
 // slow requests on a busy machine (a test run, a batch job beside the
 // gateway) are not an overload of the gateway.
@@ -45,9 +47,10 @@ type admission struct {
 	overloaded                  atomic.Bool
 	nextRead                    atomic.Int64 // unix nanos of the next read of the delays
 
-	mu     sync.Mutex // guards sample and prev, for the one reader
+	mu     sync.Mutex // guards sample, prev and over, for the one reader
 	sample []metrics.Sample
 	prev   []uint64
+	over   int // consecutive windows over maxDelay
 }
 
 // SetMaxInFlight changes the most API requests served at once, for
@@ -80,7 +83,7 @@ func (a *admission) admit() bool {
 func (a *admission) done() { a.inFlight.Add(-1) }
 
 // saturated reports whether runnable goroutines waited longer than
-// maxDelay (90th percentile) in the last window.
+// maxDelay (90th percentile) in each of the last two windows.
 func (a *admission) saturated() bool {
 	limit := time.Duration(a.maxDelay.Load())
 	if limit <= 0 {
@@ -93,7 +96,14 @@ func (a *admission) saturated() bool {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.overloaded.Store(a.readDelay() > limit)
+	// Two windows in a row: a burst (thousands of streams whose events
+	// arrive together) passes within one, an overload does not.
+	if a.readDelay() > limit {
+		a.over++
+	} else {
+		a.over = 0
+	}
+	a.overloaded.Store(a.over >= 2)
 	return a.overloaded.Load()
 }
 

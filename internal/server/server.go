@@ -59,7 +59,7 @@ type Options struct {
 	MaxInFlight int
 	// MaxQueueDelay sheds load when the CPU is saturated: while runnable
 	// work waits longer than this for a CPU (the 90th percentile of the
-	// Go scheduler's delays over the last 50 ms) and more than
+	// Go scheduler's delays, in two 50 ms windows in a row) and more than
 	// minInFlightToShed requests are in flight, new API requests are
 	// refused as for MaxInFlight instead of queueing. Zero or less turns
 	// it off.
