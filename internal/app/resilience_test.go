@@ -713,13 +713,13 @@ models:
 		if res.status != 504 || res.code() != "provider_timeout" || res.attempts() != 1 {
 			t.Errorf("tt(stream=%v) = %d %s after %d attempts, want 504 provider_timeout after 1", stream, res.status, res.body, res.attempts())
 		}
-		if res.took < 300*time.Millisecond || res.took > 300*time.Millisecond+time.Second {
-			t.Errorf("tt(stream=%v) took %v, want 300ms + at most 1s", stream, res.took)
+		if res.took < 300*time.Millisecond || res.took > 300*time.Millisecond+3*time.Second {
+			t.Errorf("tt(stream=%v) took %v, want 300ms + at most 3s (a loaded machine's margin)", stream, res.took)
 		}
 		t.Logf("FIGURE timeout: timeout 300ms, hanging provider (stream=%v): 504 after %v", stream, res.took.Round(time.Millisecond))
 	}
 	// The fake sees each connection close a moment after airgw answered.
-	for deadline := time.Now().Add(2 * time.Second); len(r.fault.Cancels()) < 2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); len(r.fault.Cancels()) < 2 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if n := len(r.fault.Cancels()); n != 2 {

@@ -267,6 +267,11 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, req *wire
 			return
 		}
 		if err := rc.Flush(); err != nil || r.Context().Err() != nil {
+			// The client may leave as soon as it has this event, before
+			// a "slow:" pause starts: that is an abort too.
+			if delay > 0 {
+				s.update(idx, func(q *Request) { q.Aborted = true })
+			}
 			return
 		}
 		if i == 0 && delay > 0 && !s.wait(r, idx, delay) {
