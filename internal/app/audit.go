@@ -15,7 +15,7 @@ import (
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/metrics"
-	"github.com/airgw/airgw/internal/redact"
+	"github.com/airgw/airgw/internal/policy"
 	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/tracing"
 )
@@ -118,8 +118,8 @@ func (r *recorder) Begin(rec audit.Record) error { return r.spool.Begin(rec) }
 
 func (r *recorder) Write(rec audit.Record) {
 	if b := rec.Bodies; b != nil {
-		req, cut1 := capBody(redact.PIIBody(b.Request), r.maxBody)
-		resp, cut2 := capBody(redact.PIIBody(b.Response), r.maxBody)
+		req, cut1 := capBody(policy.RedactBody(b.Request), r.maxBody)
+		resp, cut2 := capBody(policy.RedactBody(b.Response), r.maxBody)
 		rec.Bodies = &audit.Bodies{Request: req, Response: resp, Truncated: cut1 || cut2}
 	}
 	start := time.Now()
