@@ -91,6 +91,25 @@ func (a *App) TrustedKeys() ([]ed25519.PublicKey, error) {
 	return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
 }
 
+// VerifyTrail checks the audit trail's chains and checkpoints (package
+// audit's Verify) against trusted, or this gateway's own key when trusted
+// is empty; records the database rejected are looked up in the dead-letter
+// file. The CLI's `audit verify` and the admin API share it.
+func (a *App) VerifyTrail(ctx context.Context, trusted []ed25519.PublicKey) (*audit.Report, error) {
+	if len(trusted) == 0 {
+		own, err := a.TrustedKeys()
+		if err != nil {
+			return nil, err
+		}
+		trusted = own
+	}
+	dead, err := audit.ReadDeadLetters(a.Config.Audit.SpoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("audit verify: reading the dead-letter file: %w", err)
+	}
+	return audit.Verify(ctx, a.Trail(), audit.VerifyOptions{Trusted: trusted, DeadLetter: dead.Lookup})
+}
+
 // spoolReady fails readiness while the spool is over its size: new
 // requests are refused, so a load balancer should send them elsewhere.
 func spoolReady(sp *audit.Spool) error {
