@@ -4,7 +4,8 @@
 //	auditbench verify -n 1000000   generate a signed chain of n records in a fresh
 //	                               SQLite file, time `audit verify`, then run the
 //	                               T17 tamper trials on it, each one verified in full
-//	auditbench query -n 10000000   generate n records over 90 days and time the
+//	auditbench query -n 10000000 [-mix apps|random]
+//	                               generate n records over 90 days and time the
 //	                               export filters and usage reports
 //	auditbench outage -rate 1000 -for 3m -down 2m
 //	                               T14/T15 at full size: records written at a fixed
@@ -45,6 +46,7 @@ func main() {
 	dur := fs.Duration("for", 3*time.Minute, "outage: how long to write")
 	down := fs.Duration("down", 2*time.Minute, "outage: how long the database refuses writes, from the start")
 	slow := fs.Duration("slow", 0, "outage: instead of down, delay every insert batch by this much")
+	mix := fs.String("mix", "apps", "query: apps (each key uses 2 models, purposes and providers) or random (every record its own combination)")
 	fs.Parse(os.Args[2:])
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "auditbench-*")
@@ -64,7 +66,7 @@ func main() {
 	case "verify":
 		benchVerify(ctx, db, *n)
 	case "query":
-		benchQuery(ctx, db, *n)
+		benchQuery(ctx, db, *n, *mix)
 	case "outage":
 		benchOutage(ctx, db, *dir, *rate, *dur, *down, *slow)
 	default:

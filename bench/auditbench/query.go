@@ -14,10 +14,10 @@ import (
 // benchQuery times the export filters and usage reports that docs/audit.md
 // shows, on n records over 90 days (200 keys, 20 teams, 5,000 users, 10
 // models, 5 providers, 30 purposes, 50 tags, 2% errors).
-func benchQuery(ctx context.Context, db *sqlite.DB, n int) {
+func benchQuery(ctx context.Context, db *sqlite.DB, n int, mix string) {
 	now := time.Now().UTC()
 	if last, err := db.LastPosition(ctx); err != nil || last < int64(n) {
-		generateSQL(db, n, now)
+		generateSQL(db, n, now, mix)
 	}
 	day := 24 * time.Hour
 	exports := []struct {
@@ -80,7 +80,16 @@ func benchQuery(ctx context.Context, db *sqlite.DB, n int) {
 // generateSQL inserts n unchained records over the 90 days before end
 // inside SQLite (a recursive CTE), much faster than through the Go
 // driver, for the query figures, which do not depend on the chain.
-func generateSQL(db *sqlite.DB, n int, end time.Time) {
+//
+// With mix "apps", each key (an application) uses 2 models, 2 purposes and
+// 2 providers, as applications do; with "random", every record draws its
+// model, purpose and provider at random, the worst case for the daily
+// totals (nearly every record is a combination of its own).
+func generateSQL(db *sqlite.DB, n int, end time.Time, mix string) {
+	spread, sp := 2, 1 // apps
+	if mix == "random" {
+		spread, sp = 1<<30, 0
+	}
 	x, err := sql.Open("sqlite", db.Path()+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		log.Fatal(err)
@@ -92,22 +101,28 @@ func generateSQL(db *sqlite.DB, n int, end time.Time) {
 	const chunk = 500_000
 	for from := 0; from < n; from += chunk {
 		to := min(n, from+chunk)
-		_, err := x.Exec(`WITH RECURSIVE c(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM c WHERE i + 1 < ?)
+		// The random draws are columns of the recursive CTE, so that each is
+		// drawn once per record (SQLite would draw again at each use of a
+		// subquery's column).
+		_, err := x.Exec(`WITH RECURSIVE c(i, k, t, e, r1, r2, r3) AS (
+				SELECT ?, abs(random()) % 200, abs(random()) % 50, abs(random()) % 50, abs(random()), abs(random()), abs(random())
+				UNION ALL SELECT i + 1, abs(random()) % 200, abs(random()) % 50, abs(random()) % 50, abs(random()), abs(random()), abs(random())
+				FROM c WHERE i + 1 < ?)
 			INSERT INTO audit_records (request_id, start_ns, end_ns, key_id, key_name, team, end_user, purpose, tags, client_ip,
 				dialect, endpoint, stream, requested_model, provider, served_model, attempts, status, error_class,
 				input_tokens, output_tokens, cost_nano_usd, latency_ms, ttft_ms, kind)
 			SELECT printf('req_%024x', i), ? + i * ?, ? + i * ? + 900000000,
 				printf('key_%016d', k), printf('app-%d', k), printf('team-%02d', k % 20),
-				printf('user-%d', abs(random()) % 5000), printf('purpose-%02d', abs(random()) % 30),
+				printf('user-%d', abs(random()) % 5000), printf('purpose-%02d', (k * sp + r1 % spread) % 30),
 				json_array(printf('tag-%02d', t)), '10.0.0.1', 'openai', '/v1/chat/completions', abs(random()) % 2,
-				json_extract('["gpt-4o","gpt-4o-mini","claude-sonnet","claude-haiku","gemini-pro","gemini-flash","llama-local","o3","embed-small","mistral-large"]', printf('$[%d]', abs(random()) % 10)),
-				json_extract('["openai","azure-eu","anthropic","bedrock-us","gemini"]', printf('$[%d]', abs(random()) % 5)),
+				json_extract('["gpt-4o","gpt-4o-mini","claude-sonnet","claude-haiku","gemini-pro","gemini-flash","llama-local","o3","embed-small","mistral-large"]', printf('$[%d]', (k * sp + r2 % spread) % 10)),
+				json_extract('["openai","azure-eu","anthropic","bedrock-us","gemini"]', printf('$[%d]', (k * sp + r3 % spread) % 5)),
 				'upstream-model', '[{"provider":"openai","model":"upstream-model","status":200,"latency_ms":100}]',
 				CASE WHEN e = 0 THEN 503 ELSE 200 END,
 				CASE WHEN e = 0 THEN json_extract('["provider_timeout","provider_unavailable","rate_limited","budget_exceeded","stream_interrupted"]', printf('$[%d]', abs(random()) % 5)) ELSE '' END,
 				abs(random()) % 4000, abs(random()) % 800, abs(random()) % 20000000, abs(random()) % 5000, abs(random()) % 800, 'request'
-			FROM (SELECT i, abs(random()) % 200 AS k, abs(random()) % 50 AS t, abs(random()) % 50 AS e FROM c)`,
-			from, to, start, step, start, step)
+			FROM (SELECT c.*, ? AS spread, ? AS sp FROM c)`,
+			from, to, start, step, start, step, spread, sp)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -130,5 +145,5 @@ func generateSQL(db *sqlite.DB, n int, end time.Time) {
 	if _, err := x.Exec(`ANALYZE`); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("FIGURE generate (SQL): %d records with every index in %v: %.0f records/s\n", n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds())
+	fmt.Printf("FIGURE generate (SQL, mix %s): %d records with every index in %v: %.0f records/s\n", mix, n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds())
 }

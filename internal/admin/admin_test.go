@@ -76,7 +76,8 @@ func newFixture(t *testing.T) *fixture {
 	reg := users.New(db, users.Options{Now: now})
 	f.svc = &Service{Keys: keys.NewManager(db, keys.NewHasher([]byte("0123456789abcdef0123456789abcdef")), now),
 		Users: reg, Budgets: budget.NewTracker(budget.Options{}), Audit: f.rec, Settings: func() *Settings { return set }, Now: now}
-	f.api = &API{Svc: f.svc, Usage: f.usage, Records: f.records}
+	f.api = &API{Svc: f.svc, Usage: f.usage, Records: f.records,
+		Verify: func(context.Context) (*audit.Report, error) { return &audit.Report{OK: true, Records: 7}, nil }}
 	s := NewServer([]Credential{{Name: "root", Key: adminKey, Role: RoleAdmin}, {Name: "audit", Key: auditorKey, Role: RoleAuditor},
 		{Name: "red-lead", Key: redKey, Role: RoleTeamAdmin, Team: "red"}}, Options{})
 	f.api.Mount(s)
@@ -163,6 +164,12 @@ var matrix = map[string]call{
 	"GET /admin/v1/audit/records": func(_ *fixture, t string) (string, string, string) {
 		return "GET", "/admin/v1/audit/records?team=" + t, ""
 	},
+	"GET /admin/v1/audit/export": func(_ *fixture, t string) (string, string, string) {
+		return "GET", "/admin/v1/audit/export?format=csv&team=" + t, ""
+	},
+	"GET /admin/v1/audit/verify": func(_ *fixture, _ string) (string, string, string) {
+		return "GET", "/admin/v1/audit/verify", ""
+	},
 }
 
 // teamScoped lists the routes whose "other team" call a team_admin must be
@@ -171,7 +178,7 @@ var teamScoped = map[string]bool{
 	"GET /admin/v1/keys": true, "POST /admin/v1/keys": true, "GET /admin/v1/keys/{id}": true, "PATCH /admin/v1/keys/{id}": true,
 	"POST /admin/v1/keys/{id}/revoke": true, "POST /admin/v1/keys/{id}/rotate": true, "GET /admin/v1/teams/{team}": true,
 	"GET /admin/v1/users": true, "GET /admin/v1/users/{owner}/{user}": true, "PUT /admin/v1/users/{owner}/{user}": true,
-	"GET /admin/v1/usage": true, "GET /admin/v1/audit/records": true,
+	"GET /admin/v1/usage": true, "GET /admin/v1/audit/records": true, "GET /admin/v1/audit/export": true,
 }
 
 // TestAuthorizationMatrix (RELIABILITY T34): every route × every role ×
@@ -296,6 +303,9 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "/admin/v1/keys/" + f.ids["red"] + "/rotate", `{"grace":"forever"}`, 400, "grace"},
 		{"GET", "/admin/v1/usage?group_by=color", "", 400, "group_by \"color\""},
 		{"GET", "/admin/v1/audit/records?limit=5000", "", 400, "limit"},
+		{"GET", "/admin/v1/audit/export?format=xml", "", 400, "format \"xml\""},
+		{"GET", "/admin/v1/audit/export?since=yesterday", "", 400, "since"},
+		{"GET", "/admin/v1/audit/records?kind=bogus", "", 400, "kind"},
 		{"DELETE", "/admin/v1/keys", "", 405, "not allowed"},
 		{"GET", "/admin/v1/nothing", "", 404, "no admin route"},
 	}
@@ -351,5 +361,29 @@ func TestOpenServer(t *testing.T) {
 	closed.ServeHTTP(w, httptest.NewRequest("GET", "/admin/v1/whoami", nil))
 	if w.Code != 401 {
 		t.Errorf("a server without credentials = %d, want 401 (fail closed)", w.Code)
+	}
+}
+
+// TestAuditExportAndVerify: the export streams the records in the format
+// asked with every filter of `airgw audit export` (key_id and key both
+// name the key); verify answers the trail's report.
+func TestAuditExportAndVerify(t *testing.T) {
+	f := newFixture(t)
+	st, body := f.do(auditorKey, "GET", "/admin/v1/audit/export?format=jsonl&team=red&key_id=key_9&tag=beta&error_class=any&kind=request&since=24h", "")
+	want := audit.Filter{Team: "red", KeyID: "key_9", Tag: "beta", ErrorClass: "any", Kind: audit.KindRequest}
+	got := f.records.last
+	got.Since = time.Time{}
+	if st != 200 || !strings.Contains(body, `"request_id":"req_1"`) || got != want || f.records.last.Since.IsZero() {
+		t.Errorf("export = %d %s with filter %+v, want 200 with req_1 and filter %+v and a since", st, body, f.records.last, want)
+	}
+	st, body = f.do(auditorKey, "GET", "/admin/v1/audit/export?format=csv&key=key_8", "")
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if st != 200 || len(lines) != 2 || !strings.Contains(lines[0], "request_id") || strings.Contains(lines[0], "{") ||
+		!strings.Contains(lines[1], "req_1") || f.records.last.KeyID != "key_8" {
+		t.Errorf("csv export = %d %q (key %q), want a CSV header and key_8", st, body, f.records.last.KeyID)
+	}
+	st, body = f.do(auditorKey, "GET", "/admin/v1/audit/verify", "")
+	if st != 200 || !strings.Contains(body, `"ok": true`) || !strings.Contains(body, `"records": 7`) {
+		t.Errorf("verify = %d %s, want 200 with the report", st, body)
 	}
 }

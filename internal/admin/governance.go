@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -25,11 +26,25 @@ func (a *API) mountGovernance(s *Server) {
 	s.Handle("GET", "/admin/v1/budgets", teamRoles, Doc{Summary: "Every budget with its spend, reservations in flight, period and reset time.", Response: "BudgetList"}, a.listBudgets)
 	s.Handle("GET", "/admin/v1/limits", teamRoles, Doc{Summary: "The rate limits of the gateway, teams, keys and end users.", Response: "LimitList"}, a.listLimits)
 	s.Handle("GET", "/admin/v1/usage", usageRoles, Doc{Summary: "Usage report: requests, tokens and cost grouped by any of " + strings.Join(audit.Dimensions, ", ") + " (a team_admin sees its team's).",
-		Query: map[string]string{"group_by": "comma-separated dimensions", "since": "RFC 3339 time or a duration back, like 24h", "until": "RFC 3339 time",
-			"key_id": "filter", "team": "filter", "user": "filter", "purpose": "filter", "model": "filter", "provider": "filter"}, Response: "Usage"}, a.usage)
+		Query: filterDoc(map[string]string{"group_by": "comma-separated dimensions"}), Response: "Usage"}, a.usage)
 	s.Handle("GET", "/admin/v1/audit/records", auditRoles, Doc{Summary: "Audit records, oldest first, including admin changes.",
-		Query: map[string]string{"since": "RFC 3339 time or a duration back", "until": "RFC 3339 time", "limit": "1 to 1000, default 100",
-			"key_id": "filter", "team": "filter", "user": "filter", "purpose": "filter", "model": "filter", "provider": "filter", "status": "filter"}, Response: "RecordList"}, a.records)
+		Query: filterDoc(map[string]string{"limit": "1 to 1000, default 100"}), Response: "RecordList"}, a.records)
+	s.Handle("GET", "/admin/v1/audit/export", auditRoles, Doc{Summary: "Every matching audit record, oldest first, streamed as JSON Lines or CSV (as `airgw audit export`).",
+		Query: filterDoc(map[string]string{"format": "jsonl (default) or csv", "limit": "at most this many records; default all"})}, a.export)
+	s.Handle("GET", "/admin/v1/audit/verify", auditRoles, Doc{Summary: "Check the audit trail's hash chains and signed checkpoints (as `airgw audit verify`); ok is false with the first bad record of each broken chain.",
+		Response: "VerifyReport"}, a.verify)
+}
+
+// filterDoc documents the audit filter parameters, with extra ones.
+func filterDoc(extra map[string]string) map[string]string {
+	out := map[string]string{"key_id": "a key id (key works too)"}
+	for _, p := range audit.FilterParams {
+		if p.Name != "limit" {
+			out[p.Name] = p.Help
+		}
+	}
+	maps.Copy(out, extra)
+	return out
 }
 
 func (a *API) settings() *Settings {
@@ -265,33 +280,26 @@ func (a *API) listLimits(w http.ResponseWriter, r *http.Request, p *Principal) {
 }
 
 // filter reads the audit filter of a query.
+// filter reads the audit filters of the query (audit.FilterParams; key_id
+// is accepted for key), scoped to a team_admin's own team. The limit is
+// each route's own business.
 func (a *API) filter(r *http.Request, p *Principal) (audit.Filter, error) {
 	q := r.URL.Query()
-	f := audit.Filter{KeyID: q.Get("key_id"), Team: q.Get("team"), EndUser: q.Get("user"), Purpose: q.Get("purpose"),
-		Model: q.Get("model"), Provider: q.Get("provider")}
-	now := a.Svc.now()
-	for _, tf := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		v := q.Get(tf.name)
-		if v == "" {
-			continue
+	get := func(name string) string {
+		switch name {
+		case "key":
+			if v := q.Get("key"); v != "" {
+				return v
+			}
+			return q.Get("key_id")
+		case "limit":
+			return ""
 		}
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			*tf.dst = now.Add(-d)
-		} else if t, err := time.Parse(time.RFC3339, v); err == nil {
-			*tf.dst = t
-		} else {
-			return f, fmt.Errorf("%w: %s %q: want an RFC 3339 time or a duration like 24h", ErrInvalid, tf.name, v)
-		}
+		return q.Get(name)
 	}
-	if v := q.Get("status"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return f, fmt.Errorf("%w: status %q: want an HTTP status", ErrInvalid, v)
-		}
-		f.Status = n
+	f, err := audit.ParseFilter(get, a.Svc.now())
+	if err != nil {
+		return f, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if p.Role == RoleTeamAdmin {
 		if f.Team != "" && f.Team != p.Team {

@@ -26,7 +26,9 @@ type API struct {
 	// answers 501.
 	Usage   audit.UsageSource
 	Records audit.Source
-	Logger  interface {
+	// Verify checks the audit trail; nil answers 501.
+	Verify Verifier
+	Logger interface {
 		Error(msg string, args ...any)
 	}
 }

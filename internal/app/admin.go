@@ -104,7 +104,8 @@ func (a *App) startAdmin(ctx context.Context, cfg *config.Config, svc *admin.Ser
 	if u, ok := any(a.db).(audit.UsageSource); ok {
 		usage = u
 	}
-	(&admin.API{Svc: svc, Usage: usage, Records: a.db, Logger: a.Log}).Mount(api)
+	verify := func(ctx context.Context) (*audit.Report, error) { return a.VerifyTrail(ctx, nil) }
+	(&admin.API{Svc: svc, Usage: usage, Records: a.db, Verify: verify, Logger: a.Log}).Mount(api)
 	// The reload routes (package reload), for the admin role only.
 	adminOnly := []admin.Role{admin.RoleAdmin}
 	api.Handle("POST", "/admin/v1/reload", adminOnly, admin.Doc{Summary: "Reload the config file now; 422 when it is refused (the running config stays)."},

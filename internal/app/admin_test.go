@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airgw/airgw/internal/audit"
 )
@@ -83,6 +84,25 @@ teams:
 	}
 	if st, res := adm("POST", "/admin/v1/reload", ""); st != 200 && st != 422 {
 		t.Errorf("POST /admin/v1/reload = %d %v, want a reload result", st, res)
+	}
+	// The audit trail through the admin API: exported with the CLI's
+	// filters once the spool has drained it, and verified.
+	saved := g.base
+	g.base = g.adminBase
+	var st2 int
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st2, _, out = g.do("GET", "/admin/v1/audit/export?format=jsonl&kind=admin&key_id="+id, adminTestKey, ""); strings.Count(out, "\n") >= 2 {
+			break
+		}
+	}
+	g.base = saved
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); st2 != 200 || len(lines) != 2 ||
+		!strings.Contains(lines[0], `"action":"key.create"`) || !strings.Contains(lines[1], `"action":"key.rotate"`) {
+		t.Errorf("GET /admin/v1/audit/export?kind=admin&key_id=… = %d %q, want the key's creation and rotation records", st2, out)
+	}
+	if st, rep := adm("GET", "/admin/v1/audit/verify", ""); st != 200 || rep["ok"] != true || rep["records"].(float64) < 1 {
+		t.Errorf("GET /admin/v1/audit/verify = %d %v, want ok over the records stored", st, rep)
 	}
 	recs := g.records()
 	var actions []string

@@ -15,7 +15,7 @@ import (
 	"github.com/airgw/airgw/internal/breaker"
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/metrics"
-	"github.com/airgw/airgw/internal/redact"
+	"github.com/airgw/airgw/internal/policy"
 	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/tracing"
 )
@@ -91,6 +91,25 @@ func (a *App) TrustedKeys() ([]ed25519.PublicKey, error) {
 	return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
 }
 
+// VerifyTrail checks the audit trail's chains and checkpoints (package
+// audit's Verify) against trusted, or this gateway's own key when trusted
+// is empty; records the database rejected are looked up in the dead-letter
+// file. The CLI's `audit verify` and the admin API share it.
+func (a *App) VerifyTrail(ctx context.Context, trusted []ed25519.PublicKey) (*audit.Report, error) {
+	if len(trusted) == 0 {
+		own, err := a.TrustedKeys()
+		if err != nil {
+			return nil, err
+		}
+		trusted = own
+	}
+	dead, err := audit.ReadDeadLetters(a.Config.Audit.SpoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("audit verify: reading the dead-letter file: %w", err)
+	}
+	return audit.Verify(ctx, a.Trail(), audit.VerifyOptions{Trusted: trusted, DeadLetter: dead.Lookup})
+}
+
 // spoolReady fails readiness while the spool is over its size: new
 // requests are refused, so a load balancer should send them elsewhere.
 func spoolReady(sp *audit.Spool) error {
@@ -118,8 +137,8 @@ func (r *recorder) Begin(rec audit.Record) error { return r.spool.Begin(rec) }
 
 func (r *recorder) Write(rec audit.Record) {
 	if b := rec.Bodies; b != nil {
-		req, cut1 := capBody(redact.PIIBody(b.Request), r.maxBody)
-		resp, cut2 := capBody(redact.PIIBody(b.Response), r.maxBody)
+		req, cut1 := capBody(policy.RedactBody(b.Request), r.maxBody)
+		resp, cut2 := capBody(policy.RedactBody(b.Response), r.maxBody)
 		rec.Bodies = &audit.Bodies{Request: req, Response: resp, Truncated: cut1 || cut2}
 	}
 	start := time.Now()

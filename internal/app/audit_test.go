@@ -79,8 +79,8 @@ teams: {search: {}, ads: {}}
 		wantReq, wantResp string // substrings; empty: no bodies stored
 		truncated         bool
 	}{
-		{plain, "team search, plain", `"content":"mail [email] please"`, `echo: mail [email] please`, false},
-		{streamed, "team search, streamed", `card [credit_card]`, `echo: card [credit_card]`, false},
+		{plain, "team search, plain", `"content":"mail [REDACTED_EMAIL] please"`, `echo: mail [REDACTED_EMAIL] please`, false},
+		{streamed, "team search, streamed", `card [REDACTED_CREDIT_CARD]`, `echo: card [REDACTED_CREDIT_CARD]`, false},
 		{long, "key named, long", `word word`, `"choices"`, true},
 		{none, "team ads", "", "", false},
 	} {

@@ -106,12 +106,22 @@ func startGateway(t *testing.T) *liveGateway {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	g := &liveGateway{t: t, app: a, fake: fake, done: make(chan error, 1), keys: map[string]string{}}
-	for _, k := range []keys.CreateOptions{
+	g := serveLive(t, a, []keys.CreateOptions{
 		{Name: "search-app", Team: "search"},
 		{Name: "narrow-app", Team: "narrow"},
 		{Name: "echo-only", Team: "search", Models: []string{"echo"}},
-	} {
+	})
+	g.fake = fake
+	return g
+}
+
+// serveLive creates the keys in a and serves it on 127.0.0.1:0 (the
+// config's listen address) until the test ends; g.keys holds each key's
+// plaintext by name.
+func serveLive(t *testing.T, a *App, ks []keys.CreateOptions) *liveGateway {
+	t.Helper()
+	g := &liveGateway{t: t, app: a, done: make(chan error, 1), keys: map[string]string{}}
+	for _, k := range ks {
 		plain, _, err := a.Keys().Create(context.Background(), k)
 		if err != nil {
 			t.Fatalf("creating key %s: %v", k.Name, err)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,27 +49,7 @@ func startReloadRig(t *testing.T, yaml string, watch bool) *reloadRig {
 		t.Fatalf("Open: %v", err)
 	}
 	ap.SetReload(ReloadOptions{Path: r.path, Signals: r.hup, Watch: watch, WatchInterval: 10 * time.Millisecond, WatchDebounce: 30 * time.Millisecond})
-	g := &liveGateway{t: t, app: ap, done: make(chan error, 1), keys: map[string]string{}}
-	for _, k := range []keys.CreateOptions{{Name: "app", Team: "apps"}, {Name: "narrow", Team: "narrow"}} {
-		plain, _, err := ap.Keys().Create(context.Background(), k)
-		if err != nil {
-			t.Fatalf("creating key %s: %v", k.Name, err)
-		}
-		g.keys[k.Name] = plain
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	addr := make(chan net.Addr, 1)
-	go func() { g.done <- ap.Serve(ctx, func(a net.Addr) { addr <- a }) }()
-	select {
-	case ad := <-addr:
-		g.base = "http://" + ad.String() + "/v1"
-	case err := <-g.done:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not start within 10s")
-	}
-	t.Cleanup(func() { g.stop(); ap.Close() })
+	g := serveLive(t, ap, []keys.CreateOptions{{Name: "app", Team: "apps"}, {Name: "narrow", Team: "narrow"}})
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	r.rig = &rig{liveGateway: g, fault: a, http: &http.Client{Transport: tr}}

@@ -37,28 +37,7 @@ func startYAML(t *testing.T, yaml string) *liveGateway {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	g := &liveGateway{t: t, app: a, done: make(chan error, 1), keys: map[string]string{}}
-	for _, k := range []keys.CreateOptions{{Name: "app"}, {Name: "narrow", Models: []string{"narrow-only"}}} {
-		plain, _, err := a.Keys().Create(context.Background(), k)
-		if err != nil {
-			t.Fatalf("creating key %s: %v", k.Name, err)
-		}
-		g.keys[k.Name] = plain
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	addr := make(chan net.Addr, 1)
-	go func() { g.done <- a.Serve(ctx, func(a net.Addr) { addr <- a }) }()
-	select {
-	case ad := <-addr:
-		g.base = "http://" + ad.String() + "/v1"
-	case err := <-g.done:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not start within 10s")
-	}
-	t.Cleanup(func() { g.stop(); a.Close() })
-	return g
+	return serveLive(t, a, []keys.CreateOptions{{Name: "app"}, {Name: "narrow", Models: []string{"narrow-only"}}})
 }
 
 // faultHead is the start of every resilience config: one provider of type

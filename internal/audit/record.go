@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -212,3 +213,24 @@ type Follower interface {
 	// there is none.
 	LastPosition(ctx context.Context) (int64, error)
 }
+
+// Recorder is what the request path needs from the audit trail. Spool
+// implements it.
+type Recorder interface {
+	Write(Record)
+}
+
+// RejectedError is returned by a Sink that stored every record of a batch
+// except those listed, which it refused permanently (a retry cannot help).
+type RejectedError struct {
+	IDs []string // request ids of the refused records
+	Err error    // why; the first failure if there were several
+}
+
+// Error lists the rejected request ids and the reason.
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("audit: %d records rejected (%v): %v", len(e.IDs), e.IDs, e.Err)
+}
+
+// Unwrap returns the reason the records were rejected.
+func (e *RejectedError) Unwrap() error { return e.Err }

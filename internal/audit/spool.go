@@ -24,6 +24,13 @@ const (
 	DefaultSegmentSize        = 64 << 20
 	DefaultMemoryQueue        = 4096
 	DefaultCheckpointInterval = time.Minute
+	// Draining into the database: the most records per insert, the
+	// longest a record waits in a partial batch, the bound on one insert,
+	// and the cap of the wait between retries of a failed batch.
+	DefaultBatchSize     = 256
+	DefaultFlushInterval = time.Second
+	DefaultInsertTimeout = 10 * time.Second
+	DefaultMaxBackoff    = 30 * time.Second
 )
 
 // SpoolOptions configures a Spool. Zero fields take the defaults.

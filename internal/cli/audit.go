@@ -216,11 +216,7 @@ func (e *env) auditVerify(args []string) error {
 			return nil
 		}
 		start := time.Now()
-		dead, err := audit.ReadDeadLetters(a.Config.Audit.SpoolDir)
-		if err != nil {
-			return fmt.Errorf("audit verify: reading the dead-letter file: %w", err)
-		}
-		rep, err := audit.Verify(ctx, a.Trail(), audit.VerifyOptions{Trusted: trusted, DeadLetter: dead.Lookup})
+		rep, err := a.VerifyTrail(ctx, trusted)
 		if err != nil {
 			return err
 		}

@@ -2,14 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/llm"
 )
@@ -58,36 +55,5 @@ func TestRevocationReachesOtherReplica(t *testing.T) {
 	}
 	if want := now.Add(-keys.DefaultTTL); !got.LastUsedAt.Equal(want) {
 		t.Errorf("LastUsedAt = %v, want %v", got.LastUsedAt, want)
-	}
-}
-
-// TestWriterIntoSQLite sends records from many goroutines through an
-// audit.Writer into the database.
-func TestWriterIntoSQLite(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "airgw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	w := audit.NewWriter(db, audit.WriterOptions{BatchSize: 64, FlushInterval: 5 * time.Millisecond, QueueSize: 128, Logger: slog.New(slog.DiscardHandler)})
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 200 {
-				w.Write(audit.Record{RequestID: fmt.Sprintf("g%d-%d", g, i), Start: start, Status: 200})
-			}
-		})
-	}
-	wg.Wait()
-	if err := w.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	if err := db.QueryRecords(context.Background(), audit.Filter{}, func(audit.Record) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1600 || w.Stats().Written != 1600 {
-		t.Errorf("stored %d records, Stats %+v, want 1600", n, w.Stats())
 	}
 }

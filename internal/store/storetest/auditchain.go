@@ -268,7 +268,7 @@ func testRetention(t *testing.T, newStore func(t *testing.T) AuditStore) {
 	t.Run("Bodies", func(t *testing.T) {
 		s := newStore(t)
 		r := fullRecord("with-bodies", base)
-		r.Bodies = &audit.Bodies{Request: `{"messages":[{"content":"hi [email]"}]}`, Response: "hello", Truncated: true}
+		r.Bodies = &audit.Bodies{Request: `{"messages":[{"content":"hi [REDACTED_EMAIL]"}]}`, Response: "hello", Truncated: true}
 		recs, _ := chained("w1", audit.Head{}, r, fullRecord("without", base))
 		if err := s.InsertRecords(ctx, recs); err != nil {
 			t.Fatal(err)
