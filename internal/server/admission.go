@@ -24,17 +24,20 @@ import (
 //     where a count limit large enough for thousands of open streams would
 //     let them queue for seconds.
 //
-// The delay is read from runtime/metrics at most every 50 ms, by whichever
-// request comes first, so an idle gateway does no work for it; it must be
-// over the limit in two windows in a row, so that a burst is not taken
-// for an overload. It is only
-// consulted with more than minInFlightToShed requests in flight: a few
-// slow requests on a busy machine (a test run, a batch job beside the
-// gateway) are not an overload of the gateway.
+// The scheduler is read from runtime/metrics at most every 50 ms, by
+// whichever request comes first, so an idle gateway does no work for it.
+// Shedding starts after two windows in a row over the limit, and stops
+// after two under it: a burst (thousands of streams whose events arrive
+// together) passes within one window, and a gateway that has just drained
+// its queue does not take the next burst of arrivals whole. It also needs
+// more than minRunnable goroutines waiting for a CPU: a few slow requests
+// on a busy machine (a test run, a batch job beside the gateway) are not
+// an overload of the gateway. (Requests in flight are no such gauge: past
+// saturation they can be few while thousands wait to be read.)
 
-// minInFlightToShed is the fewest requests in flight for the delay signal
-// to refuse any.
-const minInFlightToShed = 256
+// minRunnable is the fewest runnable goroutines for the delay signal to
+// refuse requests.
+const minRunnable = 1024
 
 // delayWindow is how often the scheduler's delays are read.
 const delayWindow = 50 * time.Millisecond
@@ -45,12 +48,14 @@ type admission struct {
 	inFlight, maxInFlight, shed atomic.Int64
 	maxDelay                    atomic.Int64 // time.Duration; ≤ 0: off
 	overloaded                  atomic.Bool
-	nextRead                    atomic.Int64 // unix nanos of the next read of the delays
+	nextRead                    atomic.Int64 // unix nanos of the next read of the scheduler
 
-	mu     sync.Mutex // guards sample, prev and over, for the one reader
+	mu     sync.Mutex // guards sample, prev and streak, for the one reader
 	sample []metrics.Sample
 	prev   []uint64
-	over   int // consecutive windows over maxDelay
+	// streak counts the windows in a row whose verdict differs from
+	// overloaded; two flip it.
+	streak int
 }
 
 // SetMaxInFlight changes the most API requests served at once, for
@@ -72,7 +77,7 @@ var errOverloaded = &llm.Error{Code: llm.CodeServiceUnavailable, RetryAfter: tim
 // must call done.
 func (a *admission) admit() bool {
 	n := a.inFlight.Add(1)
-	if limit := a.maxInFlight.Load(); limit > 0 && n > limit || n > minInFlightToShed && a.saturated() {
+	if limit := a.maxInFlight.Load(); limit > 0 && n > limit || a.saturated() {
 		a.inFlight.Add(-1)
 		a.shed.Add(1)
 		return false
@@ -82,8 +87,10 @@ func (a *admission) admit() bool {
 
 func (a *admission) done() { a.inFlight.Add(-1) }
 
-// saturated reports whether runnable goroutines waited longer than
-// maxDelay (90th percentile) in each of the last two windows.
+// saturated reports whether the CPU is saturated: in each of the last two
+// windows, runnable goroutines waited longer than maxDelay (90th
+// percentile) and more than minRunnable of them were waiting; or, once
+// so, not yet two windows without.
 func (a *admission) saturated() bool {
 	limit := time.Duration(a.maxDelay.Load())
 	if limit <= 0 {
@@ -96,34 +103,45 @@ func (a *admission) saturated() bool {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Two windows in a row: a burst (thousands of streams whose events
-	// arrive together) passes within one, an overload does not.
-	if a.readDelay() > limit {
-		a.over++
-	} else {
-		a.over = 0
-	}
-	a.overloaded.Store(a.over >= 2)
+	delay, runnable := a.read()
+	a.observe(delay > limit && runnable > minRunnable)
 	return a.overloaded.Load()
 }
 
-// readDelay returns the 90th percentile of the scheduler's delays since
-// the previous read (0 when there were none); a.mu is held.
-func (a *admission) readDelay() time.Duration {
+// observe takes one window's verdict; a.mu is held.
+func (a *admission) observe(over bool) {
+	if over == a.overloaded.Load() {
+		a.streak = 0
+		return
+	}
+	if a.streak++; a.streak >= 2 {
+		a.overloaded.Store(over)
+		a.streak = 0
+	}
+}
+
+// read returns the 90th percentile of the scheduler's delays since the
+// previous read (0 when there were none) and the goroutines runnable now;
+// a.mu is held.
+func (a *admission) read() (time.Duration, uint64) {
 	if a.sample == nil {
-		a.sample = []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+		a.sample = []metrics.Sample{{Name: "/sched/latencies:seconds"}, {Name: "/sched/goroutines/runnable:goroutines"}}
 	}
 	metrics.Read(a.sample)
+	var runnable uint64
+	if v := a.sample[1].Value; v.Kind() == metrics.KindUint64 {
+		runnable = v.Uint64()
+	}
 	if a.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return 0
+		return 0, runnable
 	}
 	h := a.sample[0].Value.Float64Histogram()
 	prev := a.prev
 	a.prev = append(a.prev[:0:0], h.Counts...)
 	if len(prev) != len(h.Counts) {
-		return 0 // the first read: no window yet
+		return 0, runnable // the first read: no window yet
 	}
-	return p90(h.Buckets, prev, h.Counts)
+	return p90(h.Buckets, prev, h.Counts), runnable
 }
 
 // p90 returns the lower bound of the bucket holding the 90th percentile of

@@ -27,22 +27,41 @@ func TestP90(t *testing.T) {
 	}
 }
 
-// TestSaturatedNeedsMany: the delay signal refuses nothing while few
-// requests are in flight, however slow the machine.
-func TestSaturatedNeedsMany(t *testing.T) {
+// TestSheddingHysteresis: shedding starts after two saturated windows in a
+// row and stops after two calm ones; one window alone changes nothing.
+func TestSheddingHysteresis(t *testing.T) {
 	var a admission
-	a.maxDelay.Store(1) // 1 ns: any delay at all is over it
-	a.overloaded.Store(true)
-	a.nextRead.Store(math.MaxInt64) // keep the verdict: no read
-	for range minInFlightToShed {
-		if !a.admit() {
-			t.Fatalf("admit() refused with %d in flight, want admitted up to %d", a.inFlight.Load(), minInFlightToShed)
+	steps := []struct {
+		over, want bool
+	}{
+		{true, false}, {false, false}, // a burst: one window
+		{true, false}, {true, true}, // two: shedding
+		{false, true}, {true, true}, // one calm window: still shedding
+		{false, true}, {false, false}, // two: admitting again
+	}
+	for i, st := range steps {
+		a.observe(st.over)
+		if got := a.overloaded.Load(); got != st.want {
+			t.Fatalf("after window %d (saturated %v): overloaded = %v, want %v", i, st.over, got, st.want)
 		}
 	}
+}
+
+// TestAdmitRefusesWhenSaturated: a saturated verdict refuses new requests
+// and counts them; with the signal off, nothing is refused.
+func TestAdmitRefusesWhenSaturated(t *testing.T) {
+	var a admission
+	a.maxDelay.Store(int64(50 * time.Millisecond))
+	a.overloaded.Store(true)
+	a.nextRead.Store(math.MaxInt64) // keep the verdict: no read
 	if a.admit() {
-		t.Errorf("admit() with %d in flight and the CPU saturated = true, want refused", minInFlightToShed+1)
+		t.Error("admit() while saturated = true, want refused")
 	}
 	if got := a.shed.Load(); got != 1 {
 		t.Errorf("shed = %d, want 1", got)
+	}
+	a.maxDelay.Store(0)
+	if !a.admit() {
+		t.Error("admit() with the signal off = false, want admitted")
 	}
 }

@@ -59,10 +59,9 @@ type Options struct {
 	MaxInFlight int
 	// MaxQueueDelay sheds load when the CPU is saturated: while runnable
 	// work waits longer than this for a CPU (the 90th percentile of the
-	// Go scheduler's delays, in two 50 ms windows in a row) and more than
-	// minInFlightToShed requests are in flight, new API requests are
-	// refused as for MaxInFlight instead of queueing. Zero or less turns
-	// it off.
+	// Go scheduler's delays, in two 50 ms windows in a row, with more
+	// than 1,024 goroutines waiting), new API requests are refused as for
+	// MaxInFlight instead of queueing. Zero or less turns it off.
 	MaxQueueDelay time.Duration
 }
 
