@@ -303,9 +303,9 @@ func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
 	}
 	d := netguard.Dialer(allowPrivate, connectTimeout)
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
+		Proxy:             nil,
+		DialContext:       d.DialContext,
+		ForceAttemptHTTP2: true,
 		// Past 256 idle connections per host (the former limit), a burst's
 		// connections were closed after one use and dialled again on the
 		// next: 15% of the CPU at twice saturation went to connect(2).
