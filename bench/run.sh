@@ -13,6 +13,8 @@
 #   CHUNKS       chunks per streamed response [16]
 #   CHUNK_INTERVAL  delay between streamed chunks, Go duration [1ms]
 #   TARGETS      which targets to measure [direct proxy airgw]
+#   STREAMS      streams held open at once in the memory run, 0: skip [5000]
+#   OVERLOAD=0   skip the overload run (open loop at twice saturation)
 #   QUICK=1      DURATION=2 WARMUP=500ms: the load phase ends in under 60 s
 #   PIN=0        do not pin processes to CPUs
 #   OUT          results directory [bench/out/<UTC time>]
@@ -39,6 +41,8 @@ STREAM_RATE=${STREAM_RATE:-200}
 CHUNKS=${CHUNKS:-16}
 CHUNK_INTERVAL=${CHUNK_INTERVAL:-1ms}
 TARGETS=${TARGETS:-"direct proxy airgw"}
+STREAMS=${STREAMS:-5000}
+OVERLOAD=${OVERLOAD:-1}
 PIN=${PIN:-1}
 MAX_TOTAL=${MAX_TOTAL:-1800}
 OUT=${OUT:-$ROOT/bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -154,7 +158,7 @@ listen_addr() {
 free_port() {
 	local p
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768 and up)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -188,34 +192,71 @@ URL_direct= URL_proxy= URL_airgw= KEY=bench
 
 # The upstream fake serves the proxy and airgw; fake-direct is a second,
 # identical fake that is itself the process under test for "direct".
+# fake-slow holds streams open (20 chunks 500 ms apart: 10 s each) for the
+# memory run: its upstream model is bench-slow, behind proxy-slow and
+# airgw's model bench-slow.
 start fake-up "$LOAD_CPU" "$tmp/fakeprovider" -addr 127.0.0.1:0 "${FAKE_FLAGS[@]}"
 start fake-direct "$SUT_CPU" "$tmp/fakeprovider" -addr 127.0.0.1:0 "${FAKE_FLAGS[@]}"
+start fake-slow "$LOAD_CPU" "$tmp/fakeprovider" -addr 127.0.0.1:0 -chunks 20 -chunk-interval 500ms
 UP_ADDR=$(listen_addr fake-up)
+SLOW_ADDR=$(listen_addr fake-slow)
 URL_direct="http://$(listen_addr fake-direct)/v1/chat/completions"
 PID_direct=$PID_fake_direct
 
 case " $TARGETS " in *" proxy "*)
 	start proxy "$SUT_CPU" "$tmp/proxy" -addr 127.0.0.1:0 -upstream "http://$UP_ADDR"
 	URL_proxy="http://$(listen_addr proxy)/v1/chat/completions"
+	if [[ $STREAMS -gt 0 ]]; then
+		start proxy-slow "$SUT_CPU" "$tmp/proxy" -addr 127.0.0.1:0 -upstream "http://$SLOW_ADDR"
+		URL_proxy_slow="http://$(listen_addr proxy-slow)/v1/chat/completions"
+	fi
 	;;
 esac
 
 case " $TARGETS " in *" airgw "*)
 	AIRGW_PORT=$(free_port)
-	# No admin_listen: this airgw version refuses it. Add it back (on a
-	# free port) once the admin API exists.
+	# Every feature on, as DESIGN.md §8 asks: a gateway-wide budget and
+	# limits; a team with a budget, limits (concurrency included), per-user
+	# defaults and its own policy; gateway policies with every PII detector,
+	# a deny pattern and max_tokens; a key with its own budget and limits;
+	# the end user of the request body (created on first use); the durable
+	# audit spool (the default writer), /metrics, and one access log line per
+	# request (level info, into airgw.log). The limits are far above what
+	# the bench sends, so that every request does all the work and passes.
 	cat >"$tmp/airgw.yaml" <<EOF
 server: {listen: 127.0.0.1:$AIRGW_PORT}
 storage: {sqlite: $tmp/airgw.db}
-log: {level: warn}
+log: {level: info}
 providers:
   fake: {type: openai_compatible, base_url: http://$UP_ADDR/v1, api_key: bench, allow_private_network: true}
+  slow: {type: openai_compatible, base_url: http://$SLOW_ADDR/v1, api_key: bench, allow_private_network: true}
 models:
   bench-model:
     targets: [{provider: fake, model: bench-model}]
     price: {input_per_mtok: 1, output_per_mtok: 2}
+  bench-slow:
+    targets: [{provider: slow, model: bench-slow}]
+    price: {input_per_mtok: 1, output_per_mtok: 2}
+budget: {limit_usd: 1000000000, period: monthly}
+limits: {rpm: 100000000, tpm: 1000000000}
+policies:
+  max_prompt_tokens: 100000
+  max_tokens: {limit: 4096, action: clamp}
+  pii: {action: redact, detect: [email, phone, credit_card, iban, us_ssn, ip_address, secret]}
+  deny_patterns: {override: "(?i)ignore (all )?previous instructions"}
+teams:
+  bench:
+    models: [bench-model, bench-slow]
+    budget: {limit_usd: 1000000000, period: monthly}
+    limits: {rpm: 100000000, tpm: 1000000000, concurrent: 100000}
+    users:
+      budget: {limit_usd: 1000000, period: daily}
+      limits: {rpm: 100000000}
+    policies:
+      pii: {action: block, detect: [secret]}
 EOF
-	"$tmp/airgw" keys create --config "$tmp/airgw.yaml" --name bench --json >"$tmp/key.json"
+	"$tmp/airgw" keys create --config "$tmp/airgw.yaml" --name bench --team bench \
+		--budget-usd 1000000000 --rpm 100000000 --tpm 1000000000 --json >"$tmp/key.json"
 	KEY=$(tr -d '\n' <"$tmp/key.json" | sed -n 's/.*"key"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
 	if [[ -z $KEY ]]; then
 		echo "run.sh: no \"key\" in the output of 'airgw keys create':" >&2
@@ -246,7 +287,9 @@ loadgen() {
 	local url_var=PID_$t
 	local pid=${!url_var}
 	url_var=URL_$t
-	local args=(-url "${!url_var}" -label "$t" -json "$OUT/$t-$scenario.json" -pid "target=$pid")
+	# Every target gets the same body, with an end user that airgw's team
+	# gives a budget and limits.
+	local args=(-url "${!url_var}" -label "$t" -json "$OUT/$t-$scenario.json" -pid "target=$pid" -user bench-user)
 	if [[ $t != direct ]]; then
 		args+=(-pid "upstream=$PID_fake_up")
 	fi
@@ -291,6 +334,43 @@ echo "-- streaming, fixed rate $STREAM_RATE req/s"
 for t in $TARGETS; do
 	loadgen "$t" stream -stream -rate "$STREAM_RATE" -duration "${DURATION}s" -warmup "$WARMUP"
 done
+
+# Memory with many streams held open at once: STREAMS streams of 10 s each
+# opened over 5 s (an open loop at STREAMS/5 per second: all are open at
+# the 5th second), against the slow fake (through proxy-slow, and airgw's
+# model bench-slow); the peak RSS of the run is the figure. Before the
+# overload run, whose backlog would leave the heap grown.
+if [[ $STREAMS -gt 0 ]]; then
+	echo "-- $STREAMS concurrent streams (memory)"
+	for t in $TARGETS; do
+		url= pid= key=bench
+		case $t in
+		proxy) url=$URL_proxy_slow pid=$PID_proxy_slow ;;
+		airgw) url=$URL_airgw pid=$PID_airgw key=$KEY ;;
+		*) continue ;;
+		esac
+		on_cpu "$LOAD_CPU" timeout $((DURATION + 120)) "$tmp/loadgen" -url "$url" -label "$t" \
+			-json "$OUT/$t-streams.json" -pid "target=$pid" -pid "upstream=$PID_fake_slow" -user bench-user -key "$key" \
+			-model bench-slow -stream -rate "$((STREAMS / 5))" -duration 5s -warmup 0s -timeout 60s
+	done
+fi
+
+# Overload: an open loop at twice the target's own saturation throughput.
+# A gateway should answer the excess at once (429/503), not queue it for
+# seconds.
+if [[ $OVERLOAD == 1 ]]; then
+	echo "-- overload (open loop at twice each target's saturation throughput)"
+	for t in $TARGETS; do
+		[[ $t == direct ]] && continue
+		tput=$(sed -n 's/.*"throughput_rps": *\([0-9.]*\).*/\1/p' "$OUT/$t-sat.json" | head -n 1)
+		rate=$(awk -v t="${tput:-0}" 'BEGIN { printf "%.0f", t * 2 }')
+		if [[ $rate -lt 1 ]]; then
+			echo "run.sh: no saturation throughput for $t; overload run skipped" >&2
+			continue
+		fi
+		loadgen "$t" overload -rate "$rate" -duration "${DURATION}s" -warmup "$WARMUP"
+	done
+fi
 
 echo
 echo "== results ($PLACEMENT)"

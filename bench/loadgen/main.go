@@ -64,7 +64,10 @@ type procUsage struct {
 	CPUUtil     float64 `json:"cpu_util"` // cores busy on average
 	RSSKiB      int64   `json:"rss_kib,omitempty"`
 	HWMKiB      int64   `json:"hwm_kib,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// PeakRSSKiB is the largest VmRSS sampled every 50 ms during the
+	// measured window (the RSS while the load lasts).
+	PeakRSSKiB int64  `json:"rss_peak_kib,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 type pidFlag []namedPID
@@ -100,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		key         = fs.String("key", "bench", "bearer key")
 		model       = fs.String("model", "bench-model", "model in the default body")
 		bodyFile    = fs.String("body", "", "file with the request body (default: a small chat request)")
+		user        = fs.String("user", "", "end user id in the default body's \"user\" field (none when empty)")
 		stream      = fs.Bool("stream", false, "stream (the default body asks for stream and usage); measures time to first chunk")
 		rate        = fs.Float64("rate", 0, "open loop: requests per second, sent on schedule regardless of responses")
 		concurrency = fs.Int("concurrency", 0, "closed loop: number of workers (used when -rate is 0; default 16)")
@@ -138,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		body = b
 	} else {
-		body = defaultBody(*model, *stream)
+		body = defaultBody(*model, *user, *stream)
 	}
 
 	conns := max(*concurrency, 1024)
@@ -187,12 +191,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var before []procSample
 	var selfBefore time.Duration
+	var sampler *peakSampler
 	onStart := func() {
 		selfBefore = selfCPU()
 		before = make([]procSample, len(pids))
+		ids := make([]int, len(pids))
 		for i, np := range pids {
 			before[i], _ = readProc(np.pid)
+			ids[i] = np.pid
 		}
+		sampler = startPeakSampler(ids, 50*time.Millisecond)
 	}
 	var results []result
 	var measureFrom time.Time
@@ -203,6 +211,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	endedAt := time.Now()
 	selfAfter := selfCPU()
+	peaks := sampler.finish()
 
 	rep := buildReport(results, measureFrom, p, *stream)
 	rep.Label, rep.URL = *label, *url
@@ -219,6 +228,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			u = usage(u, after.cpu-before[i].cpu, rep.Requests, elapsed)
 			u.RSSKiB, u.HWMKiB = after.rssKiB, after.hwmKiB
+			if i < len(peaks) {
+				u.PeakRSSKiB = max(peaks[i], after.rssKiB)
+			}
 		}
 		rep.Procs = append(rep.Procs, u)
 	}
@@ -366,7 +378,7 @@ func humanLine(r report) string {
 }
 
 // defaultBody is a small, realistic chat request.
-func defaultBody(model string, stream bool) []byte {
+func defaultBody(model, user string, stream bool) []byte {
 	req := map[string]any{
 		"model": model,
 		"messages": []map[string]string{
@@ -375,6 +387,9 @@ func defaultBody(model string, stream bool) []byte {
 		},
 		"max_tokens":  64,
 		"temperature": 0,
+	}
+	if user != "" {
+		req["user"] = user
 	}
 	if stream {
 		req["stream"] = true

@@ -83,3 +83,44 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// peakSampler records the largest VmRSS of some processes, sampled every
+// interval between start and stop: the RSS while the load lasts (VmHWM is
+// the peak since the process started, whatever ran before).
+type peakSampler struct {
+	peaks []int64 // KiB, by index of the pids given to start
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func startPeakSampler(pids []int, interval time.Duration) *peakSampler {
+	p := &peakSampler{peaks: make([]int64, len(pids)), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			for i, pid := range pids {
+				if s, err := readProc(pid); err == nil {
+					p.peaks[i] = max(p.peaks[i], s.rssKiB)
+				}
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the sampler and returns the peaks.
+func (p *peakSampler) finish() []int64 {
+	if p == nil {
+		return nil
+	}
+	close(p.stop)
+	<-p.done
+	return p.peaks
+}

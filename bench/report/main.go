@@ -51,7 +51,12 @@ type proc struct {
 	CPUUtil     float64 `json:"cpu_util"`
 	RSSKiB      int64   `json:"rss_kib"`
 	HWMKiB      int64   `json:"hwm_kib"`
+	PeakRSSKiB  int64   `json:"rss_peak_kib"`
 }
+
+// rssMiB is the process's RSS during the run: the sampled peak when the
+// load generator has one, else the RSS at its end.
+func (p proc) rssMiB() float64 { return float64(max(p.PeakRSSKiB, p.RSSKiB)) / 1024 }
 
 func (r *run) proc(name string) (proc, bool) {
 	for _, p := range r.Procs {
@@ -180,7 +185,7 @@ func (res *results) get(target, scenario string) *run {
 }
 
 func printTable(w io.Writer, res *results, markdown bool) {
-	head := []string{"target", "scenario", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ttft p50 ms", "ttft p99 ms", "cpu µs/req", "cpu cores", "rss MiB", "loadgen cores"}
+	head := []string{"target", "scenario", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ttft p50 ms", "ttft p99 ms", "cpu µs/req", "cpu cores", "rss MiB (peak)", "loadgen cores"}
 	var rows [][]string
 	for _, t := range res.targets() {
 		for _, s := range res.scenarios() {
@@ -196,7 +201,7 @@ func printTable(w io.Writer, res *results, markdown bool) {
 			rows = append(rows, []string{
 				t, describe(s, r), strconv.Itoa(r.Requests), errString(r),
 				f1(r.ThroughputRPS), f3(r.Latency.P50), f3(r.Latency.P90), f3(r.Latency.P99), f3(r.Latency.Max),
-				ttft50, ttft99, f1(p.CPUUsPerReq), f2(p.CPUUtil), f1(float64(p.RSSKiB) / 1024), f2(r.Self.CPUUtil),
+				ttft50, ttft99, f1(p.CPUUsPerReq), f2(p.CPUUtil), f1(p.rssMiB()), f2(r.Self.CPUUtil),
 			})
 		}
 	}
@@ -376,6 +381,35 @@ func printFigures(w io.Writer, res *results) {
 		}
 		if kib, ok := res.idleKiB["airgw"]; ok {
 			fmt.Fprintf(w, "  [budget ≤ 30 MiB: %s]", verdict(kib <= 30*1024))
+		}
+		fmt.Fprintln(w)
+	}
+
+	// Memory with many streams held open (the "streams" scenario), and
+	// what overload does (the "overload" scenario: twice the target's
+	// saturation throughput, open loop).
+	for _, t := range []string{"proxy", "airgw"} {
+		r := res.get(t, "streams")
+		if r == nil {
+			continue
+		}
+		p, _ := r.proc("target")
+		fmt.Fprintf(w, "  RSS with %d streams open at once: %s %.1f MiB peak, %d complete, errors %s", r.Requests, t, p.rssMiB(), r.OK, errString(r))
+		if t == "airgw" {
+			fmt.Fprintf(w, "  [budget ≤ 150 MiB: %s]", verdict(p.rssMiB() <= 150 && r.OK == r.Requests))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range []string{"proxy", "airgw"} {
+		r := res.get(t, "overload")
+		if r == nil {
+			continue
+		}
+		shed := r.Errors["503"] + r.Errors["429"]
+		fmt.Fprintf(w, "  overload at %g req/s (2× saturation): %s served %.0f/s, p50 %.3f ms, p99 %.3f ms; refused with 429/503: %d of %d; errors %s",
+			r.Rate, t, r.ThroughputRPS, r.Latency.P50, r.Latency.P99, shed, r.Requests, errString(r))
+		if t == "airgw" {
+			fmt.Fprintf(w, "  [quick answers, no seconds of queueing: %s]", verdict(r.Latency.P99 < 1000))
 		}
 		fmt.Fprintln(w)
 	}

@@ -220,8 +220,10 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		return err
 	}
 	handler := server.New(gw, server.Options{
-		MaxBody: int64(cfg.Server.MaxBody),
-		Logger:  a.Log,
+		MaxBody:       int64(cfg.Server.MaxBody),
+		MaxInFlight:   cfg.Server.MaxInFlight,
+		MaxQueueDelay: time.Duration(cfg.Server.MaxQueueDelay),
+		Logger:        a.Log,
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"database": a.db.Ping(ctx), "audit_spool": spoolReady(aw)}
 		},

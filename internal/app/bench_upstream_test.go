@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -11,20 +14,56 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/config"
-	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/keys"
-	"github.com/airgw/airgw/internal/pricing"
-	"github.com/airgw/airgw/internal/server"
+	"github.com/airgw/airgw/internal/ratelimit"
 )
 
 const cannedCompletion = `{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_1"}`
 
+// benchBody is the request of bench/loadgen's default body, with its end
+// user.
+const benchBody = `{"max_tokens":64,"messages":[{"content":"You are a concise assistant.","role":"system"},{"content":"Say hello to the benchmark in one short sentence.","role":"user"}],"model":"bench-model","temperature":0,"user":"bench-user"}`
+
+// benchConfig turns every feature on, as bench/run.sh does (DESIGN.md §8):
+// budgets and limits at every level, every PII detector, a deny pattern,
+// the durable audit spool, metrics and the access log.
+const benchConfig = `
+server: {listen: "127.0.0.1:0"}
+storage: {sqlite: "@DIR@/airgw.db"}
+log: {level: info}
+providers:
+  fake: {type: openai_compatible, base_url: "@UP@/v1", api_key: k, allow_private_network: true}
+models:
+  bench-model: {targets: [{provider: fake, model: bench-model}], price: {input_per_mtok: 1, output_per_mtok: 2}}
+budget: {limit_usd: 1000000000, period: monthly}
+limits: {rpm: 100000000, tpm: 1000000000}
+policies:
+  max_prompt_tokens: 100000
+  max_tokens: {limit: 4096, action: clamp}
+  pii: {action: redact, detect: [email, phone, credit_card, iban, us_ssn, ip_address, secret]}
+  deny_patterns: {override: "(?i)ignore (all )?previous instructions"}
+teams:
+  bench:
+    models: [bench-model]
+    budget: {limit_usd: 1000000000, period: monthly}
+    limits: {rpm: 100000000, tpm: 1000000000, concurrent: 100000}
+    users:
+      budget: {limit_usd: 1000000, period: daily}
+      limits: {rpm: 100000000}
+    policies:
+      pii: {action: block, detect: [secret]}
+`
+
 // BenchmarkUpstream measures the whole path over loopback HTTP, as
 // bench/run.sh does, but in one process so that a CPU profile can attribute
-// the gateway's own cost: airgw in front of a canned upstream, against a
-// bare httputil.ReverseProxy in front of the same upstream, in the same run.
+// the gateway's own cost: airgw as served (App.Serve, every feature on, the
+// access log formatted into io.Discard) in front of a canned upstream,
+// against a bare httputil.ReverseProxy in front of the same upstream, in
+// the same run.
 //
 //	go test -run XXX -bench Upstream -benchmem -cpuprofile cpu.out ./internal/app/
 func BenchmarkUpstream(b *testing.B) {
@@ -34,56 +73,111 @@ func BenchmarkUpstream(b *testing.B) {
 		_, _ = io.WriteString(w, cannedCompletion)
 	}))
 	defer up.Close()
-	body := `{"model":"bench-model","messages":[{"role":"user","content":"Hello, how are you today?"}]}`
 
 	b.Run("proxy", func(b *testing.B) {
-		u, _ := url.Parse(up.URL)
-		rp := httputil.NewSingleHostReverseProxy(u)
-		rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64}
-		srv := httptest.NewServer(rp)
-		defer srv.Close()
-		loop(b, srv.URL+"/v1/chat/completions", "", body)
+		loop(b, proxyTo(b, up.URL)+"/v1/chat/completions", "", benchBody, false)
 	})
 	b.Run("airgw", func(b *testing.B) {
-		dir := b.TempDir()
-		yaml := `
-storage: {sqlite: "` + filepath.ToSlash(dir) + `/airgw.db"}
-providers:
-  fake: {type: openai_compatible, base_url: "` + up.URL + `/v1", api_key: k, allow_private_network: true}
-models:
-  bench-model: {targets: [{provider: fake, model: bench-model}], price: {input_per_mtok: 1, output_per_mtok: 2}}
-`
-		cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-		if err != nil {
-			b.Fatal(err)
-		}
-		a, err := Open(context.Background(), cfg, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer a.Close()
-		key, _, _ := a.Keys().Create(context.Background(), keys.CreateOptions{Name: "bench"})
-		rt, _, err := BuildRuntime(cfg, pricing.Default())
-		if err != nil {
-			b.Fatal(err)
-		}
-		auth := keys.NewAuthenticator(a.db, a.hasher, keys.AuthOptions{})
-		defer auth.Close(context.Background())
-		aw, err := a.openSpool(context.Background()) // the durable audit trail, as served
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer aw.Close(context.Background())
-		gw := gateway.New(rt, gateway.Options{Auth: auth, Audit: aw, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		srv := httptest.NewServer(server.New(gw, server.Options{}))
-		defer srv.Close()
-		loop(b, srv.URL+"/v1/chat/completions", key, body)
+		base, key := serveBench(b, up.URL)
+		loop(b, base+"/v1/chat/completions", key, benchBody, false)
 	})
 }
 
-func loop(b *testing.B, url, key, body string) {
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+// BenchmarkUpstreamStream is BenchmarkUpstream for streamed responses: a
+// canned stream of 16 content chunks and the usage chunk.
+func BenchmarkUpstreamStream(b *testing.B) {
+	var stream bytes.Buffer
+	stream.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}` + "\n\n")
+	for i := range 16 {
+		fmt.Fprintf(&stream, `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{"content":"word%d "},"finish_reason":null}]}`+"\n\n", i)
+	}
+	stream.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
+	stream.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":16,"total_tokens":28}}` + "\n\n")
+	stream.WriteString("data: [DONE]\n\n")
+	events := bytes.SplitAfter(stream.Bytes(), []byte("\n\n"))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		f := w.(http.Flusher)
+		for _, ev := range events {
+			_, _ = w.Write(ev)
+			f.Flush()
+		}
+	}))
+	defer up.Close()
+	body := strings.Replace(benchBody, `"model"`, `"stream":true,"stream_options":{"include_usage":true},"model"`, 1)
+
+	b.Run("proxy", func(b *testing.B) {
+		loop(b, proxyTo(b, up.URL)+"/v1/chat/completions", "", body, true)
+	})
+	b.Run("airgw", func(b *testing.B) {
+		base, key := serveBench(b, up.URL)
+		loop(b, base+"/v1/chat/completions", key, body, true)
+	})
+}
+
+// proxyTo starts the baseline: a bare ReverseProxy in front of upstream.
+func proxyTo(b *testing.B, upstream string) string {
+	u, _ := url.Parse(upstream)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64}
+	rp.FlushInterval = -1
+	srv := httptest.NewServer(rp)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// serveBench runs App.Serve with benchConfig in front of upstream until
+// the benchmark ends, and returns its base URL and a key of team bench
+// with its own budget and limits.
+func serveBench(b *testing.B, upstream string) (base, key string) {
+	dir := b.TempDir()
+	yaml := strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@UP@", upstream).Replace(benchConfig)
+	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, NewLogger(cfg.Log, io.Discard, ConfigSecrets(cfg)...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, _, err = a.Keys().Create(context.Background(), keys.CreateOptions{Name: "bench", Team: "bench",
+		Settings: keys.Settings{
+			Budget: &budget.Spec{Limit: 1e18, Period: budget.Monthly, Hard: true},
+			Limits: &ratelimit.Limits{RPM: 100000000, TPM: 1000000000},
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addr := make(chan net.Addr, 1)
+	go func() { done <- a.Serve(ctx, func(ad net.Addr) { addr <- ad }) }()
+	select {
+	case ad := <-addr:
+		base = "http://" + ad.String()
+	case err := <-done:
+		b.Fatalf("Serve: %v", err)
+	case <-time.After(10 * time.Second):
+		b.Fatal("gateway did not start within 10s")
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("Serve: %v", err)
+		}
+		a.Close()
+	})
+	return base, key
+}
+
+func loop(b *testing.B, url, key, body string, stream bool) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	b.ReportAllocs()
+	b.ResetTimer()
+	// 64 clients per P, as bench/run.sh's saturation run (64 workers
+	// against a gateway on one core).
+	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", url, strings.NewReader(body))
@@ -92,6 +186,18 @@ func loop(b *testing.B, url, key, body string) {
 			resp, err := c.Do(req)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if stream {
+				var last string
+				sc := bufio.NewScanner(resp.Body)
+				for sc.Scan() {
+					if l := sc.Text(); l != "" {
+						last = l
+					}
+				}
+				if last != "data: [DONE]" {
+					b.Errorf("stream ended with %q", last)
+				}
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

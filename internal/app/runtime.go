@@ -303,14 +303,23 @@ func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
 	}
 	d := netguard.Dialer(allowPrivate, connectTimeout)
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
+		Proxy:             nil,
+		DialContext:       d.DialContext,
+		ForceAttemptHTTP2: true,
+		// Past 256 idle connections per host (the former limit), a burst's
+		// connections were closed after one use and dialled again on the
+		// next: 15% of the CPU at twice saturation went to connect(2).
+		// Idle ones close after IdleConnTimeout.
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// Each connection keeps its read buffer for its lifetime, and a
+		// stream holds its connection: 2 KiB instead of 4 KiB is 10 MiB
+		// less with 5,000 streams open. Providers' events are a few
+		// hundred bytes, and a longer body is read straight through.
+		ReadBufferSize: 2 << 10,
 	}
 	return &http.Client{
 		Transport: tr,

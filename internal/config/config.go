@@ -126,6 +126,14 @@ type Server struct {
 	AdminListen string `json:"admin_listen"`
 	// MaxBody is the largest request body accepted. Default 4MiB.
 	MaxBody Size `json:"max_body"`
+	// MaxInFlight is the most API requests (streams included) served at
+	// once; beyond it requests get 503 with Retry-After at once instead of
+	// queueing. 0 means no limit. Default 10000.
+	MaxInFlight int `json:"max_in_flight"`
+	// MaxQueueDelay sheds load when the CPU is saturated: while runnable
+	// work waits longer than this for a CPU, new API requests get 503 with
+	// Retry-After at once. 0 turns it off. Default 50ms.
+	MaxQueueDelay Duration `json:"max_queue_delay"`
 	// ReadHeaderTimeout bounds reading request headers. Default 10s.
 	ReadHeaderTimeout Duration `json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections. Default 120s.

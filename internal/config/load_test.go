@@ -63,6 +63,8 @@ func TestParseGood(t *testing.T) {
 					Listen:            "0.0.0.0:9090",
 					AdminListen:       "127.0.0.1:8081",
 					MaxBody:           512 << 10,
+					MaxInFlight:       2000,
+					MaxQueueDelay:     Duration(20 * time.Millisecond),
 					ReadHeaderTimeout: 5 * sec,
 					IdleTimeout:       90 * sec,
 					ShutdownTimeout:   7200 * sec,
@@ -382,7 +384,7 @@ var badTests = []struct {
 		want: []string{
 			`unknown-nested.bad.yaml:2:3: server.lisen: unknown field "lisen"; did you mean listen?`,
 			`unknown-nested.bad.yaml:3:3: server.admin-listen: unknown field "admin-listen"; did you mean admin_listen?`,
-			`unknown-nested.bad.yaml:4:3: server.frobnicate: unknown field "frobnicate" (expected one of listen, admin_listen, max_body, read_header_timeout, idle_timeout, shutdown_timeout)`,
+			`unknown-nested.bad.yaml:4:3: server.frobnicate: unknown field "frobnicate" (expected one of listen, admin_listen, max_body, max_in_flight, max_queue_delay, read_header_timeout, idle_timeout, shutdown_timeout)`,
 			`unknown-nested.bad.yaml:8:44: models.m.targets[0].wieght: unknown field "wieght"; did you mean weight?`,
 		},
 	},
@@ -508,8 +510,8 @@ func TestPosition(t *testing.T) {
 		ok   bool
 	}{
 		{"server.listen", Pos{"full.good.yaml", 3, 11}, true},
-		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 56, 20}, true},
-		{"providers.vllm", Pos{"full.good.yaml", 42, 5}, true},
+		{"models.gpt-4o.targets[1].provider", Pos{"full.good.yaml", 58, 20}, true},
+		{"providers.vllm", Pos{"full.good.yaml", 44, 5}, true},
 		{"routing.retries", Pos{}, false},
 	}
 	for _, tt := range tests {
@@ -518,10 +520,10 @@ func TestPosition(t *testing.T) {
 			t.Errorf("Position(%q) = %v, %v, want %v, %v", tt.path, got, ok, tt.want, tt.ok)
 		}
 	}
-	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 41, 3}); got != want {
+	if got, want := c.Provider("vllm").Pos, (Pos{"full.good.yaml", 43, 3}); got != want {
 		t.Errorf("Provider(vllm).Pos = %v, want %v", got, want)
 	}
-	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 56, 9}); got != want {
+	if got, want := c.Models[0].Targets[1].Pos, (Pos{"full.good.yaml", 58, 9}); got != want {
 		t.Errorf("Models[0].Targets[1].Pos = %v, want %v", got, want)
 	}
 	if c.Model("nope") != nil || c.Team("search") == nil || c.Provider("nope") != nil {

@@ -74,6 +74,8 @@ func (d *decoder) server(n node, p path, s *Server) {
 		{"listen", func(v node, p path) { parsed(d, v, p, addrWant, parseAddr, &s.Listen) }},
 		{"admin_listen", func(v node, p path) { parsed(d, v, p, addrWant, parseAddr, &s.AdminListen) }},
 		{"max_body", func(v node, p path) { d.size(v, p, &s.MaxBody) }},
+		{"max_in_flight", func(v node, p path) { d.integer(v, p, 0, 1000000, &s.MaxInFlight) }},
+		{"max_queue_delay", func(v node, p path) { d.duration(v, p, &s.MaxQueueDelay) }},
 		{"read_header_timeout", func(v node, p path) { d.duration(v, p, &s.ReadHeaderTimeout) }},
 		{"idle_timeout", func(v node, p path) { d.duration(v, p, &s.IdleTimeout) }},
 		{"shutdown_timeout", func(v node, p path) { d.duration(v, p, &s.ShutdownTimeout) }},

@@ -23,6 +23,8 @@ func defaults() *Config {
 			Listen:            "127.0.0.1:8080",
 			AdminListen:       "127.0.0.1:8081",
 			MaxBody:           4 << 20,
+			MaxInFlight:       10000,
+			MaxQueueDelay:     Duration(50 * time.Millisecond),
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),

@@ -30,8 +30,8 @@ var skipKeys = map[string]bool{
 // provider-neutral request had none (the native body holds the same text).
 func redactNative(p *PII, s *Subject, found counts) (bool, error) {
 	n := nativeOf(s)
-	if n == nil {
-		return false, nil
+	if n == nil || !p.mayHold(n.Body) {
+		return false, nil // the body was decoded once already: it is JSON
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(n.Body))

@@ -107,7 +107,11 @@ type match struct {
 // in order; where two overlap, the more specific detector wins.
 func (p *PII) find(s string) []match {
 	var out []match
+	st := scanText(s)
 	for _, d := range p.detectors {
+		if !d.possible(&st, s) {
+			continue // see prefilter.go
+		}
 		for _, loc := range d.re.FindAllStringIndex(s, -1) {
 			if d.valid != nil && !d.valid(s[loc[0]:loc[1]]) {
 				continue

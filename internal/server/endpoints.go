@@ -85,6 +85,12 @@ func (c *countTokensWriter) WriteCountTokens(n int64) error {
 // handler returns the http.Handler of ep.
 func (s *Server) handler(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.adm.admit() {
+			e := *errOverloaded
+			writeError(w, r, &e)
+			return
+		}
+		defer s.adm.done()
 		id := w.Header().Get("X-Request-Id")
 		body, readErr := readBody(w, r, s.maxBody.Load())
 		c := &gateway.Call{

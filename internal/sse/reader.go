@@ -18,6 +18,9 @@ import (
 // of one event.
 const DefaultMaxLine = 4 << 20
 
+// initialBuffer is the size a Reader's buffer starts at.
+const initialBuffer = 1 << 10
+
 // Errors returned by Reader.Next.
 var (
 	// ErrTruncated reports that the stream ended (io.EOF) in the middle of an
@@ -75,7 +78,10 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	return &Reader{r: r, max: max, buf: make([]byte, min(4096, max+2))}
+	// The buffer starts small and doubles for longer lines: providers'
+	// events are a few hundred bytes, and a gateway holds one Reader per
+	// open stream (thousands of them).
+	return &Reader{r: r, max: max, buf: make([]byte, min(initialBuffer, max+2))}
 }
 
 // Next returns the next event. At a clean end of stream it returns io.EOF;

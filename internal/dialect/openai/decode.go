@@ -7,7 +7,6 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -238,6 +237,9 @@ func (d *decoder) optString(raw json.RawMessage, param string) string {
 		d.typeErr(param, "a string", raw)
 		return ""
 	}
+	if s, ok := plainString(raw); ok {
+		return s
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		d.typeErr(param, "a string", raw)
@@ -349,14 +351,9 @@ func (d *decoder) array(raw json.RawMessage, param string) []json.RawMessage {
 		d.typeErr(param, "an array", raw)
 		return nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		d.fail(llm.ParamError(param, "`%s` is malformed: %v", param, err))
-		return nil
-	}
-	return items
+	return splitArray(raw) // raw was validated with the whole body
 }
 
 var toolNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
-func idx(param string, i int) string { return fmt.Sprintf("%s[%d]", param, i) }
+func idx(param string, i int) string { return param + "[" + strconv.Itoa(i) + "]" }

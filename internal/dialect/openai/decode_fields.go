@@ -95,6 +95,9 @@ func (d *decoder) content(raw json.RawMessage, param string, role llm.Role, opti
 	}
 	switch raw[0] {
 	case '"':
+		if s, ok := plainString(raw); ok {
+			return []llm.Part{{Type: llm.PartText, Text: s}}, true
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			d.typeErr(param, "a string or an array of content parts", raw)

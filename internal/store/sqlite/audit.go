@@ -28,18 +28,21 @@ const auditColumns = `request_id, start_ns, end_ns, key_id, key_name, team, end_
 	cost_nano_usd, ttft_ms, latency_ms, policies, kind, change, chain, seq, prev_hash, hash`
 
 // insertRecord skips a record whose request id (or chain position) is
-// stored already; RETURNING tells the two cases apart.
+// stored already; the count of rows changed tells the two cases apart
+// (an Exec: RETURNING would make each insert a query, with its rows to
+// scan and close, for an id that only tags need).
 var insertRecord = `INSERT INTO audit_records (` + auditColumns + `) VALUES (` +
-	strings.TrimSuffix(strings.Repeat("?, ", 35), ", ") + `) ON CONFLICT DO NOTHING RETURNING id`
+	strings.TrimSuffix(strings.Repeat("?, ", 35), ", ") + `) ON CONFLICT DO NOTHING`
 
 const insertTag = `INSERT OR IGNORE INTO audit_tags (tag, record_id) VALUES (?, ?)`
 
-// addUsage adds one request to its day's totals (migration 0022).
+// addUsage adds a batch's requests of one group to their day's totals
+// (migration 0022).
 const addUsage = `INSERT INTO audit_usage_daily (day, key_id, team, requested_model, provider, purpose, key_name,
 	requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nano_usd)
-	VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (day, key_id, team, requested_model, provider, purpose) DO UPDATE SET
-	key_name = max(key_name, excluded.key_name), requests = requests + 1, errors = errors + excluded.errors,
+	key_name = max(key_name, excluded.key_name), requests = requests + excluded.requests, errors = errors + excluded.errors,
 	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
 	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
 	reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd`
@@ -130,7 +133,22 @@ type refusal struct {
 // insertBatch inserts rows in one transaction and returns those refused
 // because their request id or chain position holds another record.
 func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
-	tx, err := db.w.BeginTx(ctx, nil)
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// Each insert into a transaction's pages already written first saves
+	// them in a statement journal (about a dozen pages: the table and its
+	// indexes), which spills to a temporary file past 64 KiB: two pwrite
+	// calls and a third of the batch's CPU. In memory it stays bounded by
+	// one statement's pages. Only for this transaction: a retention delete
+	// on the same connection must not hold its journal in memory.
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		return nil, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = DEFAULT`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -140,35 +158,34 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 		return nil, err
 	}
 	defer stmt.Close()
-	var tagStmt, usageStmt *sql.Stmt
+	var tagStmt *sql.Stmt
 	var refused []refusal
+	var usage usageTotals
 	for _, r := range rows {
-		var id int64
-		err := stmt.QueryRowContext(ctx, r.args...).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
+		res, err := stmt.ExecContext(ctx, r.args...)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
 			if err := conflict(ctx, tx, r.rec); err != nil {
 				refused = append(refused, refusal{r.rec.RequestID, err})
 			}
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
 		if rec := r.rec; rec.Kind == "" || rec.Kind == audit.KindRequest {
-			if usageStmt == nil {
-				if usageStmt, err = tx.PrepareContext(ctx, addUsage); err != nil {
-					return nil, err
-				}
-				defer usageStmt.Close()
-			}
-			if _, err := usageStmt.ExecContext(ctx, usageDay(rec.Start), rec.KeyID, rec.Team, rec.RequestedModel, rec.Provider, rec.Purpose, rec.KeyName,
-				btoi(rec.Status >= 400), rec.InputTokens, rec.OutputTokens, rec.CacheReadTokens, rec.CacheWriteTokens, rec.ReasoningTokens, rec.CostNanoUSD); err != nil {
-				return nil, err
-			}
+			usage.add(rec)
 		}
 		if b := r.rec.Bodies; b != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_bodies (request_id, created_ns, request, response, truncated) VALUES (?, ?, ?, ?, ?)`,
 				r.rec.RequestID, r.rec.End.UnixNano(), b.Request, b.Response, b.Truncated); err != nil {
+				return nil, err
+			}
+		}
+		var id int64
+		if len(r.rec.Tags) > 0 {
+			if id, err = res.LastInsertId(); err != nil {
 				return nil, err
 			}
 		}
@@ -184,7 +201,72 @@ func (db *DB) insertBatch(ctx context.Context, rows []row) ([]refusal, error) {
 			}
 		}
 	}
+	if err := usage.store(ctx, tx); err != nil {
+		return nil, err
+	}
 	return refused, tx.Commit()
+}
+
+// usageGroup is one row of audit_usage_daily.
+type usageGroup struct {
+	day, keyID, team, model, provider, purpose string
+}
+
+// usageTotals sums a batch's inserted request records by day's row, so
+// that a batch updates each row once (a batch of one key's traffic: one
+// update instead of hundreds).
+type usageTotals struct {
+	order []usageGroup
+	sums  map[usageGroup]*usageSum
+}
+
+type usageSum struct {
+	keyName                                                string
+	requests, errors, input, output, cacheRead, cacheWrite int64
+	reasoning, cost                                        int64
+}
+
+func (u *usageTotals) add(rec *audit.Record) {
+	g := usageGroup{usageDay(rec.Start), rec.KeyID, rec.Team, rec.RequestedModel, rec.Provider, rec.Purpose}
+	s := u.sums[g]
+	if s == nil {
+		if u.sums == nil {
+			u.sums = map[usageGroup]*usageSum{}
+		}
+		s = &usageSum{keyName: rec.KeyName}
+		u.sums[g] = s
+		u.order = append(u.order, g)
+	}
+	s.keyName = max(s.keyName, rec.KeyName)
+	s.requests++
+	s.errors += int64(btoi(rec.Status >= 400))
+	s.input += rec.InputTokens
+	s.output += rec.OutputTokens
+	s.cacheRead += rec.CacheReadTokens
+	s.cacheWrite += rec.CacheWriteTokens
+	s.reasoning += rec.ReasoningTokens
+	s.cost += rec.CostNanoUSD
+}
+
+// store adds the totals to audit_usage_daily, in the order the groups
+// were first seen.
+func (u *usageTotals) store(ctx context.Context, tx *sql.Tx) error {
+	if len(u.order) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, addUsage)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, g := range u.order {
+		s := u.sums[g]
+		if _, err := stmt.ExecContext(ctx, g.day, g.keyID, g.team, g.model, g.provider, g.purpose, s.keyName,
+			s.requests, s.errors, s.input, s.output, s.cacheRead, s.cacheWrite, s.reasoning, s.cost); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // conflict explains why rec was not inserted: nil when the same record is

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -267,22 +269,51 @@ func TestInsertRecordsRejectsOutOfRangeTime(t *testing.T) {
 	}
 }
 
+// BenchmarkInsertRecords stores batches of 256 records as the gateway
+// writes them, into a trail that holds 100,000 already, with request ids
+// random (as they were) or time-ordered (as server.newRequestID makes
+// them): random keys touch a different page of the request_id index for
+// nearly every record.
 func BenchmarkInsertRecords(b *testing.B) {
-	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "airgw.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	n := 0
-	recs := make([]audit.Record, 256)
-	for b.Loop() {
-		for i := range recs {
-			recs[i] = audit.Record{RequestID: fmt.Sprint(n), Start: time.Now(), Status: 200, Tags: []string{"x"}}
-			n++
-		}
-		if err := db.InsertRecords(context.Background(), recs); err != nil {
-			b.Fatal(err)
-		}
+	for _, ids := range []string{"random", "ordered"} {
+		b.Run(ids, func(b *testing.B) {
+			db, err := Open(context.Background(), filepath.Join(b.TempDir(), "airgw.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			n := 0
+			recs := make([]audit.Record, 256)
+			batch := func() {
+				for i := range recs {
+					id := fmt.Sprintf("req_%012x%012x", time.Now().UnixMilli(), n)
+					if ids == "random" {
+						var r [12]byte
+						_, _ = rand.Read(r[:])
+						id = "req_" + hex.EncodeToString(r[:])
+					}
+					// A record as the gateway writes one (bench/run.sh's request).
+					now := time.Now()
+					recs[i] = audit.Record{Kind: audit.KindRequest, RequestID: id, Start: now, End: now,
+						KeyID: "key_ixji6a5anepy22bn", KeyName: "bench", Team: "bench", EndUser: "bench-user", ClientIP: "127.0.0.1",
+						Dialect: "openai", Endpoint: "/v1/chat/completions", RequestedModel: "bench-model", Provider: "fake", ServedModel: "bench-model",
+						Attempts: []audit.Attempt{{Provider: "fake", Model: "bench-model", Status: 200, LatencyMillis: 1}},
+						Status:   200, InputTokens: 12, OutputTokens: 9, CostNanoUSD: 30000, LatencyMillis: 1,
+						Chain: "w", Seq: int64(n + 1), PrevHash: strings.Repeat("a", 64), Hash: fmt.Sprintf("%064d", n)}
+					n++
+				}
+				if err := db.InsertRecords(context.Background(), recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 100_000 / len(recs) {
+				batch()
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				batch()
+			}
+		})
 	}
 }
 
@@ -336,5 +367,23 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 			strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q, want an index and no sort", tt.name, p)
 		}
+	}
+}
+
+// TestInsertKeepsTempStore: record batches keep their statement journals
+// in memory, and leave the writer connection as they found it (a
+// retention delete's journal must be able to spill to disk).
+func TestInsertKeepsTempStore(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	if err := db.InsertRecords(ctx, []audit.Record{{RequestID: "a", Start: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 0 {
+		t.Errorf("PRAGMA temp_store after InsertRecords = %d, want 0 (default)", got)
 	}
 }
