@@ -238,13 +238,25 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	a.reloadMu.Unlock()
 	stopReloaders := a.startReloaders(ctx, cfg)
 	defer stopReloaders()
+	// Requests run on base, not on ctx: a shutdown lets them finish, and
+	// only once server.shutdown_timeout has passed are the ones still in
+	// flight cancelled (with gateway.ErrShutdown, so that each ends with an
+	// explicit error and is recorded). inflight counts the handlers, so
+	// that the audit writer closes only after the last one wrote its record.
+	base, endRequests := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer endRequests(nil)
+	var inflight sync.WaitGroup
 	srv := &http.Server{
-		Handler:           handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Done()
+			handler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(cfg.Server.IdleTimeout),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -277,8 +289,19 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		a.Log.Warn("drain cut short; closing remaining connections", "err", err)
+		// The requests still in flight end themselves: each tells its
+		// client (an error event, or a 503 it may send again), cancels its
+		// provider call and writes its record. Connections still open
+		// after that (a client that stopped reading) are closed.
+		a.Log.Warn("drain timeout passed: ending the requests still in flight", "drain_timeout", drain.String())
+		endRequests(gateway.ErrShutdown)
+		if !waitGroupFor(&inflight, 5*time.Second) {
+			a.Log.Warn("requests still running 5s after they were ended; closing their connections")
+		}
 		_ = srv.Close()
+	}
+	if !waitGroupFor(&inflight, 10*time.Second) {
+		a.Log.Error("requests still running 10s after their connections were closed; their audit records may be written at the next start as interrupted")
 	}
 	adm.shutdown(sctx)
 	// Every handler has returned: each wrote its record. Store them all;
@@ -294,6 +317,18 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// waitGroupFor waits for wg at most d, and reports whether it finished.
+func waitGroupFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 func shortHash(h string) string {

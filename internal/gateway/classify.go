@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/llm"
@@ -120,6 +121,8 @@ func (g *Gateway) upstreamError(ctx, actx context.Context, s *state, err error) 
 	case ctx.Err() != nil && context.Cause(ctx) == errTimeout:
 		return &llm.Error{Code: llm.CodeProviderTimeout, Provider: t.Provider, Sent: true, Err: err,
 			Message: "provider `" + t.Provider + "` did not finish within the gateway's request timeout; retry, or ask an operator to raise `routing.timeout` (or `models." + s.route.Name + ".timeout`)"}
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown):
+		return shutdownError(s.Out.Written(), err)
 	case ctx.Err() != nil:
 		return cancelled(err)
 	case context.Cause(actx) == errFirstToken:
@@ -141,6 +144,22 @@ func (g *Gateway) upstreamError(ctx, actx context.Context, s *state, err error) 
 		e.NoClientRetry = true // the gateway's credential is wrong: a client retry cannot help
 	}
 	return e
+}
+
+// ErrShutdown is the cause with which the server cancels the requests still
+// in flight when its drain timeout (server.shutdown_timeout) has passed.
+var ErrShutdown = errors.New("the gateway is shutting down")
+
+// shutdownError is the failure of a request that the gateway's shutdown
+// ended: an error event if its stream had begun, a 503 that the client may
+// send again (to another replica, or to this one once restarted) otherwise.
+func shutdownError(written bool, err error) *llm.Error {
+	if written {
+		return &llm.Error{Code: llm.CodeStreamInterrupted, Err: errors.Join(ErrShutdown, err),
+			Message: "the gateway shut down before this stream ended (server.shutdown_timeout passed); the answer is incomplete: send the request again"}
+	}
+	return &llm.Error{Code: llm.CodeServiceUnavailable, RetryAfter: time.Second, Err: errors.Join(ErrShutdown, err),
+		Message: "the gateway shut down while this request was in flight (server.shutdown_timeout passed); send it again"}
 }
 
 // cancelled is the failure of a call whose client went away.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -73,6 +74,9 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 			if err := g.sleep(ctx, wait); err != nil {
 				if context.Cause(ctx) == errTimeout {
 					break
+				}
+				if errors.Is(context.Cause(ctx), ErrShutdown) {
+					return shutdownError(false, err)
 				}
 				return cancelled(err) // the client left during the backoff
 			}
