@@ -113,6 +113,11 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
+// CloseConnections cuts every connection open to the Server (idle ones
+// included) and keeps serving: a client's pooled connections end, which a
+// goroutine-leak test needs to count what is left.
+func (s *Server) CloseConnections() { s.srv.CloseClientConnections() }
+
 // Calls returns how many chat requests named exactly model.
 func (s *Server) Calls(model string) int {
 	s.mu.Lock()
