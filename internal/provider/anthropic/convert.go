@@ -42,9 +42,11 @@ const maxTokenCount = 1 << 40
 //     ParallelToolCalls false sets disable_parallel_tool_use;
 //   - User becomes metadata.user_id.
 //
+// reasoning_effort becomes extended thinking (see llm.ClaudeThinking).
+//
 // Features the API cannot serve are refused with llm.Unsupported rather
-// than dropped: n > 1, response_format json_object and json_schema, seed
-// and reasoning_effort.
+// than dropped: n > 1, response_format json_object and json_schema, and
+// seed.
 func toWire(req *llm.Request, provider string, defMax int) (*wire.MessagesRequest, error) {
 	if err := unsupported(req, provider); err != nil {
 		return nil, err
@@ -94,7 +96,14 @@ func toWire(req *llm.Request, provider string, defMax int) (*wire.MessagesReques
 		}
 	}
 	w.MaxTokens = req.MaxTokens
-	if th := req.Thinking; th != nil {
+	th := req.Thinking
+	if th == nil && req.ReasoningEffort != "" {
+		var err error
+		if th, err = llm.ClaudeThinking(req, provider, providerType); err != nil {
+			return nil, err
+		}
+	}
+	if th != nil {
 		if th.Enabled {
 			budget := th.BudgetTokens
 			if budget <= 0 {
@@ -126,8 +135,6 @@ func unsupported(req *llm.Request, provider string) *llm.Error {
 		return llm.Unsupported("response_format "+req.ResponseFormat.Type, provider, providerType)
 	case req.Seed != nil:
 		return llm.Unsupported("seed", provider, providerType)
-	case req.ReasoningEffort != "":
-		return llm.Unsupported("reasoning_effort (use thinking with a budget instead)", provider, providerType)
 	}
 	return nil
 }

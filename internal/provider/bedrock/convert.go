@@ -19,6 +19,11 @@ const maxTokenCount = 1 << 40
 // one: Anthropic requires budget_tokens and 1024 is its minimum.
 const defaultThinkingBudget = 1024
 
+// defaultMaxTokens is added to the thinking budget for maxTokens when
+// thinking is on and the client set no limit, as the anthropic adapter
+// does with its default max_tokens.
+const defaultMaxTokens = 4096
+
 // family is the vendor of a Bedrock model, which decides the names of the
 // model-specific fields sent in additionalModelRequestFields.
 type family int
@@ -58,9 +63,6 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	}
 	if req.Seed != nil {
 		return nil, unsupported("seed")
-	}
-	if req.ReasoningEffort != "" {
-		return nil, unsupported("reasoning_effort (send thinking with a token budget instead)")
 	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0 {
 		return nil, unsupported("parallel_tool_calls: false")
@@ -107,15 +109,25 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	if err := toolConfig(w, req, hasToolBlocks, unsupported); err != nil {
 		return nil, err
 	}
+	th, err := thinking(provider, req, unsupported)
+	if err != nil {
+		return nil, err
+	}
 	ic := &wire.InferenceConfig{Temperature: req.Temperature, TopP: req.TopP, StopSequences: req.Stop}
-	if req.MaxTokens > 0 {
+	switch {
+	case req.MaxTokens > 0:
 		n := req.MaxTokens
+		ic.MaxTokens = &n
+	case th != nil && th.Enabled:
+		// Claude wants maxTokens above budget_tokens; the model's
+		// default may not be.
+		n := max(th.BudgetTokens, defaultThinkingBudget) + defaultMaxTokens
 		ic.MaxTokens = &n
 	}
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || len(ic.StopSequences) > 0 {
 		w.InferenceConfig = ic
 	}
-	extra, err := additionalFields(req, unsupported)
+	extra, err := additionalFields(req, th, unsupported)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +178,26 @@ func toolConfig(w *wire.ConverseRequest, req *llm.Request, hasToolBlocks bool, u
 	return nil
 }
 
-// additionalFields returns the model-specific fields: top_k and thinking.
-func additionalFields(req *llm.Request, unsupported func(string) error) (json.RawMessage, error) {
+// thinking returns the thinking req asks for: its own, or the one its
+// reasoning_effort maps to on a Claude model (llm.ClaudeThinking: the
+// budgets Gemini gets, none and minimal off, what Claude refuses while
+// thinking refused first); nil for none. Only Claude models take thinking:
+// for others reasoning_effort is refused, naming the model. Model ids
+// airgw cannot place (application inference profile ARNs) are given the
+// benefit of the doubt, as for thinking.
+func thinking(provider string, req *llm.Request, unsupported func(string) error) (*llm.Thinking, error) {
+	if req.Thinking != nil || req.ReasoningEffort == "" {
+		return req.Thinking, nil
+	}
+	if fam := modelFamily(req.Model); fam != familyAnthropic && fam != familyUnknown {
+		return nil, unsupported(fmt.Sprintf("reasoning_effort for model %q (only Anthropic models on Bedrock take thinking)", req.Model))
+	}
+	return llm.ClaudeThinking(req, provider, providerType)
+}
+
+// additionalFields returns the model-specific fields: top_k and thinking
+// (th, from thinking).
+func additionalFields(req *llm.Request, th *llm.Thinking, unsupported func(string) error) (json.RawMessage, error) {
 	fam := modelFamily(req.Model)
 	fields := map[string]any{}
 	if req.TopK != nil {
@@ -177,7 +207,7 @@ func additionalFields(req *llm.Request, unsupported func(string) error) (json.Ra
 			fields["top_k"] = *req.TopK
 		}
 	}
-	if th := req.Thinking; th != nil {
+	if th != nil {
 		if fam != familyAnthropic && fam != familyUnknown {
 			return nil, unsupported("thinking for this model (only Anthropic models on Bedrock)")
 		}

@@ -15,10 +15,6 @@ import (
 // feature_not_supported errors.
 const providerType = "gemini"
 
-// reasoningBudgets maps OpenAI's reasoning_effort to a thinking budget, as
-// Google's own OpenAI compatibility layer does ("none" disables thinking).
-var reasoningBudgets = map[string]int{"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-
 // toWire translates a neutral request to a generateContent body. Every
 // failure is an *llm.Error: invalid_request for a malformed request,
 // feature_not_supported for what Gemini cannot do.
@@ -326,9 +322,10 @@ func (c *Client) generationConfig(req *llm.Request) (*wire.GenerationConfig, err
 	case req.Thinking != nil:
 		g.ThinkingConfig = &wire.ThinkingConfig{ThinkingBudget: ptr(0)}
 	case req.ReasoningEffort != "":
-		b, ok := reasoningBudgets[req.ReasoningEffort]
-		if !ok {
-			return nil, llm.ParamError("reasoning_effort", "reasoning_effort %q is not one of none, minimal, low, medium or high", req.ReasoningEffort)
+		// The budgets are Google's own (llm.ReasoningBudget).
+		b, e := llm.ReasoningBudget(req.ReasoningEffort)
+		if e != nil {
+			return nil, e
 		}
 		g.ThinkingConfig = &wire.ThinkingConfig{ThinkingBudget: ptr(b)}
 	}

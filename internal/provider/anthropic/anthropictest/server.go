@@ -2,7 +2,8 @@
 // API for tests. It validates requests the way the real API does (the
 // x-api-key and anthropic-version headers, unknown top-level fields,
 // required max_tokens, roles alternating from "user", tool_result blocks
-// answering a tool_use of the previous message, thinking budgets) and
+// answering a tool_use of the previous message, thinking budgets and the
+// sampling and tool_choice settings thinking excludes) and
 // answers according to the request's model:
 //
 //   - "fixture:<name>" replays testdata/<name>.http byte for byte (status,
@@ -273,12 +274,34 @@ func (s *Server) validate(r *http.Request, rec *Request) *apiError {
 		if r.URL.Path == "/v1/messages" && b.MaxTokens <= th.BudgetTokens {
 			return invalid("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
 		}
+		if e := ThinkingConflict(b.Temperature, b.TopP, b.TopK, b.ToolChoice != nil && (b.ToolChoice.Type == wire.ToolChoiceAny || b.ToolChoice.Type == wire.ToolChoiceTool)); e != "" {
+			return invalid("%s", e)
+		}
 	}
 	if tc := b.ToolChoice; tc != nil && tc.Type == wire.ToolChoiceTool &&
 		!slices.ContainsFunc(b.Tools, func(t wire.Tool) bool { return t.Name == tc.Name }) {
 		return invalid("tool_choice.tool.name: Tool '%s' not found in provided tools", tc.Name)
 	}
 	return nil
+}
+
+// ThinkingConflict returns the API's message refusing what a request with
+// thinking enabled may not also ask for (temperature other than 1, top_p
+// below 0.95, top_k, a tool_choice forcing tool use); "" when nothing.
+// bedrocktest applies the same rules to Claude models.
+func ThinkingConflict(temperature, topP *float64, topK *int, forcedTool bool) string {
+	const doc = " Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility"
+	switch {
+	case temperature != nil && *temperature != 1:
+		return "`temperature` may only be set to 1 when thinking is enabled." + doc
+	case topP != nil && *topP < 0.95:
+		return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled." + doc
+	case topK != nil:
+		return "`top_k` must be unset when thinking is enabled." + doc
+	case forcedTool:
+		return "Thinking may not be enabled when tool_choice forces tool use."
+	}
+	return ""
 }
 
 // validateMessages checks roles, empty text blocks and tool results.

@@ -51,6 +51,55 @@ func validate(r *http.Request, rec *Request) *apiError {
 	if e := validateConfig(&b); e != nil {
 		return e
 	}
+	return validateThinking(rec.ModelID, &b)
+}
+
+// validateThinking checks additionalModelRequestFields.thinking as Bedrock
+// does: other vendors' models refuse the key, and Claude applies its own
+// rules (a budget of at least 1024 tokens below maxTokens; no temperature
+// other than 1, top_p below 0.95, top_k or forced tool use alongside),
+// whose messages Bedrock passes on.
+func validateThinking(model string, b *wire.ConverseRequest) *apiError {
+	var extra struct {
+		Thinking *struct {
+			Type         string `json:"type"`
+			BudgetTokens int    `json:"budget_tokens"`
+		} `json:"thinking"`
+		TopK *int `json:"top_k"`
+	}
+	if len(b.AdditionalModelRequestFields) == 0 || json.Unmarshal(b.AdditionalModelRequestFields, &extra) != nil || extra.Thinking == nil {
+		return nil
+	}
+	if !strings.Contains(strings.ToLower(model), "anthropic.") {
+		return validation("The model returned the following errors: Malformed input request: extraneous key [thinking] is not permitted, please reformat your request.")
+	}
+	th := extra.Thinking
+	if th.Type != "enabled" {
+		return nil
+	}
+	const prefix = "The model returned the following errors: "
+	if th.BudgetTokens < 1024 {
+		return validation(prefix + "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+	}
+	var temperature, topP *float64
+	if ic := b.InferenceConfig; ic != nil {
+		if ic.MaxTokens != nil && *ic.MaxTokens <= th.BudgetTokens {
+			return validation(prefix + "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+		}
+		temperature, topP = ic.Temperature, ic.TopP
+	}
+	forced := b.ToolConfig != nil && b.ToolConfig.ToolChoice != nil && (b.ToolConfig.ToolChoice.Any != nil || b.ToolConfig.ToolChoice.Tool != nil)
+	const doc = " Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility"
+	switch {
+	case temperature != nil && *temperature != 1:
+		return validation(prefix + "`temperature` may only be set to 1 when thinking is enabled." + doc)
+	case topP != nil && *topP < 0.95:
+		return validation(prefix + "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled." + doc)
+	case extra.TopK != nil:
+		return validation(prefix + "`top_k` must be unset when thinking is enabled." + doc)
+	case forced:
+		return validation(prefix + "Thinking may not be enabled when tool_choice forces tool use.")
+	}
 	return nil
 }
 
