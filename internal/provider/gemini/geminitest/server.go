@@ -8,6 +8,10 @@
 //     headers, body); see FixtureNames.
 //   - "error:<status>" answers 400, 403, 404, 429 (RESOURCE_EXHAUSTED with
 //     a RetryInfo of 2s), 500, 503 or 504 with Google's error body.
+//   - "midstream-error:<status>" (streamGenerateContent) streams two echo
+//     chunks, then Google's error object as one more SSE event, and ends:
+//     429 (RESOURCE_EXHAUSTED with a RetryInfo of 3s), 500 (INTERNAL) or
+//     503 (UNAVAILABLE, the recorded body).
 //   - "cut:K" streams K chunks, then drops the connection.
 //   - "slow:<duration>" waits (until the client cancels) before echoing.
 //   - any other model echoes: "echo: " + the last user text, streamed one
