@@ -247,6 +247,9 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 			name = fc.AllowedFunctionNames[0]
 		}
 		call = &wire.Part{FunctionCall: &wire.FunctionCall{Name: name, Args: json.RawMessage("{}")}}
+		if strings.HasPrefix(model, "gemini-3") {
+			call.ThoughtSignature = IssueSignature(n)
+		}
 		answer = "{}"
 	}
 	total := EchoUsage(req, answer)

@@ -1,7 +1,9 @@
 // Package geminitest provides a strict fake of the Gemini API
 // (generativelanguage.googleapis.com/v1beta) for tests. It validates
 // requests the way the real API does (key header, path, method suffix,
-// unknown fields, roles, parts, function responses, tool schemas) and
+// unknown fields, roles, parts, function responses, tool schemas, thought
+// signatures it did not issue, and for "gemini-3..." models function calls
+// of the current turn without one) and
 // answers according to the model named in the path:
 //
 //   - "fixture:<name>" replays testdata/<name>.http byte for byte (status,
@@ -18,7 +20,9 @@
 //     word per chunk with \r\n\r\n separators and growing usageMetadata,
 //     as the real API streams; a request with tools whose last turn is the
 //     user's text gets a functionCall of the first tool (or the first of
-//     allowedFunctionNames) with args {}, unless the mode is NONE.
+//     allowedFunctionNames) with args {}, unless the mode is NONE; for a
+//     "gemini-3..." model the call carries a thoughtSignature
+//     (IssueSignature), as Gemini 3 always signs its calls.
 //     embedContent and batchEmbedContents return deterministic vectors
 //     (or, for an "error:<status>" model, that error).
 //
@@ -175,6 +179,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, e := decodeRequest(rec.Raw)
 	if e == nil {
 		e = validateRequest(body)
+	}
+	if e == nil {
+		e = validateSignatures(rec.Model, body)
 	}
 	if e != nil {
 		e.write(rw)
