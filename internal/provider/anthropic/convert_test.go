@@ -85,10 +85,16 @@ var encodeCases = []struct {
 		ToolChoice: &llm.ToolChoice{Mode: "required"}, ParallelToolCalls: ptr(false),
 		Tools:    []llm.Tool{{Name: "lookup", Description: "Look up", Parameters: json.RawMessage(`{"type":"object","properties":{"q":{"type":"string"}}}`)}},
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("find a"), ContentIsString: true}}}},
+	{"json-schema", llm.Request{Model: "claude-test", Stream: true, ReasoningEffort: "low",
+		ResponseFormat: &llm.ResponseFormat{Type: "json_schema", Name: "capital", Strict: ptr(true), Schema: json.RawMessage(capitalSchema)},
+		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("Capital of France?"), ContentIsString: true}}}},
 	{"tool-choice-none-without-tools", llm.Request{Model: "claude-test", ToolChoice: &llm.ToolChoice{Mode: "none"}, ParallelToolCalls: ptr(true),
 		Thinking: &llm.Thinking{Enabled: false},
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("hi"), ContentIsString: true}, {Role: llm.RoleAssistant, Content: text(""), ContentIsString: true}}}},
 }
+
+// capitalSchema is a schema Claude's JSON outputs accept.
+const capitalSchema = `{"type":"object","properties":{"city":{"type":"string"},"population":{"type":"integer"}},"required":["city","population"],"additionalProperties":false}`
 
 func TestEncodeGolden(t *testing.T) {
 	srv := anthropictest.NewServer(t)
@@ -140,9 +146,6 @@ func TestEncodeUnsupported(t *testing.T) {
 	}{
 		{"n > 1", func(r *llm.Request) { r.N = 2 }},
 		{"response_format json_object", func(r *llm.Request) { r.ResponseFormat = &llm.ResponseFormat{Type: "json_object"} }},
-		{"response_format json_schema", func(r *llm.Request) {
-			r.ResponseFormat = &llm.ResponseFormat{Type: "json_schema", Name: "a", Schema: json.RawMessage(`{"type":"object"}`)}
-		}},
 		{"seed", func(r *llm.Request) { r.Seed = ptr(int64(1)) }},
 	}
 	for _, tt := range tests {

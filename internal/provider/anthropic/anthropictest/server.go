@@ -23,7 +23,9 @@
 //     sequence; with tools offered (and tool_choice not "none") and a last
 //     user message holding no tool_result, a tool_use block calling the
 //     first tool (or the one tool_choice names) with input {}; with
-//     thinking enabled, a signed thinking block first. Usage is
+//     thinking enabled, a signed thinking block first; with JSON outputs
+//     (output_config.format), the answer is a JSON value of the schema
+//     whose first string is that text (providertest.SchemaInstance). Usage is
 //     deterministic (see EchoUsage).
 //
 // POST /v1/messages/count_tokens answers {"input_tokens": N} with N the
@@ -44,6 +46,7 @@ import (
 	"testing"
 
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/anthropic"
 )
 
@@ -278,11 +281,45 @@ func (s *Server) validate(r *http.Request, rec *Request) *apiError {
 			return invalid("%s", e)
 		}
 	}
+	if _, e := outputFormat(b.OutputConfig); e != nil {
+		return e
+	}
 	if tc := b.ToolChoice; tc != nil && tc.Type == wire.ToolChoiceTool &&
 		!slices.ContainsFunc(b.Tools, func(t wire.Tool) bool { return t.Name == tc.Name }) {
 		return invalid("tool_choice.tool.name: Tool '%s' not found in provided tools", tc.Name)
 	}
 	return nil
+}
+
+// outputFormat returns the JSON schema of output_config.format (JSON
+// outputs), nil when the request sets none, or the API's refusal of a
+// format it cannot enforce.
+func outputFormat(raw json.RawMessage) (json.RawMessage, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var oc struct {
+		Format *struct {
+			Type   string          `json:"type"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(raw, &oc); err != nil {
+		return nil, invalid("output_config: Input should be a valid dictionary")
+	}
+	if oc.Format == nil {
+		return nil, nil
+	}
+	if oc.Format.Type != "json_schema" {
+		return nil, invalid("output_config.format.type: Input should be 'json_schema'")
+	}
+	if len(oc.Format.Schema) == 0 {
+		return nil, invalid("output_config.format.schema: Field required")
+	}
+	if p := providertest.ClaudeSchemaProblem(oc.Format.Schema); p != "" {
+		return nil, invalid("output_config.format.%s", p)
+	}
+	return oc.Format.Schema, nil
 }
 
 // ThinkingConflict returns the API's message refusing what a request with
