@@ -87,7 +87,7 @@ var encodeCases = []struct {
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("find a"), ContentIsString: true}}}},
 	{"json-schema", llm.Request{Model: "claude-test", Stream: true, ReasoningEffort: "low",
 		ResponseFormat: &llm.ResponseFormat{Type: "json_schema", Name: "capital", Strict: ptr(true), Schema: json.RawMessage(capitalSchema)},
-		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("Capital of France?"), ContentIsString: true}}}},
+		Messages:       []llm.Message{{Role: llm.RoleUser, Content: text("Capital of France?"), ContentIsString: true}}}},
 	{"tool-choice-none-without-tools", llm.Request{Model: "claude-test", ToolChoice: &llm.ToolChoice{Mode: "none"}, ParallelToolCalls: ptr(true),
 		Thinking: &llm.Thinking{Enabled: false},
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("hi"), ContentIsString: true}, {Role: llm.RoleAssistant, Content: text(""), ContentIsString: true}}}},
