@@ -67,10 +67,11 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0 {
 		return nil, unsupported("parallel_tool_calls: false")
 	}
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
-		return nil, unsupported("response_format " + rf.Type + " (describe the format in the prompt, or use a tool)")
+	oc, err := outputConfig(req.ResponseFormat, unsupported)
+	if err != nil {
+		return nil, err
 	}
-	w := &wire.ConverseRequest{Messages: make([]wire.Message, 0, len(req.Messages))}
+	w := &wire.ConverseRequest{Messages: make([]wire.Message, 0, len(req.Messages)), OutputConfig: oc}
 	hasToolBlocks := false
 	for i := range req.Messages {
 		m := &req.Messages[i]
@@ -133,6 +134,34 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	}
 	w.AdditionalModelRequestFields = extra
 	return w, nil
+}
+
+// outputConfig maps response_format json_schema to Converse's structured
+// output (outputConfig.textFormat): the answer is text constrained to the
+// schema, an ordinary text block with stopReason end_turn, billed as any
+// answer. The schema travels as JSON text, with the format's name. Bedrock
+// refuses a schema it cannot enforce, and models without structured
+// output refuse the field, with a ValidationException whose message reaches
+// the client. json_object, JSON without a schema, has no equivalent.
+func outputConfig(rf *llm.ResponseFormat, unsupported func(string) error) (*wire.OutputConfig, error) {
+	if rf == nil {
+		return nil, nil
+	}
+	switch rf.Type {
+	case "", "text":
+		return nil, nil
+	case "json_object":
+		return nil, unsupported("response_format json_object (Bedrock's structured output needs a schema: send response_format json_schema with one)")
+	case "json_schema":
+		schema := bytes.TrimSpace(rf.Schema)
+		if len(schema) == 0 || schema[0] != '{' || !json.Valid(schema) {
+			return nil, llm.ParamError("response_format.json_schema.schema", "response_format json_schema needs a schema that is a JSON object")
+		}
+		return &wire.OutputConfig{TextFormat: &wire.OutputFormat{Type: wire.OutputFormatJSONSchema,
+			Structure: wire.OutputFormatStructure{JSONSchema: &wire.JSONSchemaDefinition{Schema: string(schema), Name: rf.Name}}}}, nil
+	default:
+		return nil, llm.ParamError("response_format.type", "response_format type %q is not one of text, json_object or json_schema", rf.Type)
+	}
 }
 
 // toolConfig sets w.ToolConfig from the request's tools and tool choice.

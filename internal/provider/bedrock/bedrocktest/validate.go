@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/bedrock"
 )
 
@@ -51,7 +52,42 @@ func validate(r *http.Request, rec *Request) *apiError {
 	if e := validateConfig(&b); e != nil {
 		return e
 	}
+	if _, e := outputSchema(rec.ModelID, &b); e != nil {
+		return e
+	}
 	return validateThinking(rec.ModelID, &b)
+}
+
+// outputSchema returns the JSON schema of a structured output request
+// (outputConfig.textFormat), nil when there is none, or Bedrock's refusal:
+// the schema must be JSON text holding an object, and Claude models apply
+// their JSON outputs rules to it.
+func outputSchema(model string, b *wire.ConverseRequest) (json.RawMessage, *apiError) {
+	oc := b.OutputConfig
+	if oc == nil {
+		return nil, nil
+	}
+	tf := oc.TextFormat
+	if tf == nil {
+		return nil, validation("1 validation error detected: Value null at 'outputConfig.textFormat' failed to satisfy constraint: Member must not be null")
+	}
+	if tf.Type != wire.OutputFormatJSONSchema {
+		return nil, validation("1 validation error detected: Value '%s' at 'outputConfig.textFormat.type' failed to satisfy constraint: Member must satisfy enum value set: [json_schema]", tf.Type)
+	}
+	js := tf.Structure.JSONSchema
+	if js == nil {
+		return nil, validation("The OutputFormatStructure at outputConfig.textFormat.structure must set jsonSchema.")
+	}
+	schema := json.RawMessage(js.Schema)
+	if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return nil, validation("The json schema definition at outputConfig.textFormat.structure.jsonSchema.schema is not a valid JSON object.")
+	}
+	if strings.Contains(strings.ToLower(model), "anthropic.") {
+		if p := providertest.ClaudeSchemaProblem(schema); p != "" {
+			return nil, validation("The model returned the following errors: output_config.format.%s", p)
+		}
+	}
+	return schema, nil
 }
 
 // validateThinking checks additionalModelRequestFields.thinking as Bedrock
