@@ -42,9 +42,11 @@ const maxTokenCount = 1 << 40
 //     ParallelToolCalls false sets disable_parallel_tool_use;
 //   - User becomes metadata.user_id.
 //
+// reasoning_effort becomes extended thinking (see llm.ClaudeThinking),
+// response_format json_schema JSON outputs (see outputConfig).
+//
 // Features the API cannot serve are refused with llm.Unsupported rather
-// than dropped: n > 1, response_format json_object and json_schema, seed
-// and reasoning_effort.
+// than dropped: n > 1, response_format json_object and seed.
 func toWire(req *llm.Request, provider string, defMax int) (*wire.MessagesRequest, error) {
 	if err := unsupported(req, provider); err != nil {
 		return nil, err
@@ -94,7 +96,14 @@ func toWire(req *llm.Request, provider string, defMax int) (*wire.MessagesReques
 		}
 	}
 	w.MaxTokens = req.MaxTokens
-	if th := req.Thinking; th != nil {
+	th := req.Thinking
+	if th == nil && req.ReasoningEffort != "" {
+		var err error
+		if th, err = llm.ClaudeThinking(req, provider, providerType); err != nil {
+			return nil, err
+		}
+	}
+	if th != nil {
 		if th.Enabled {
 			budget := th.BudgetTokens
 			if budget <= 0 {
@@ -114,7 +123,50 @@ func toWire(req *llm.Request, provider string, defMax int) (*wire.MessagesReques
 	if req.User != "" {
 		w.Metadata = &wire.Metadata{UserID: req.User}
 	}
+	oc, err := outputConfig(req.ResponseFormat)
+	if err != nil {
+		return nil, err
+	}
+	w.OutputConfig = oc
 	return w, nil
+}
+
+// noJSONObject names, in feature_not_supported errors, the JSON mode
+// without a schema, which Claude lacks.
+const noJSONObject = "response_format json_object (Claude's JSON outputs need a schema: send response_format json_schema with one)"
+
+// outputConfig maps response_format json_schema to Claude's JSON outputs,
+// output_config.format: the model's answer is then text constrained to the
+// schema (constrained decoding, as OpenAI's strict mode), in an ordinary
+// text block with stop_reason end_turn, streamed as text deltas and billed
+// as any answer. The schema goes as the client wrote it: Claude refuses
+// what it cannot enforce (objects without additionalProperties: false,
+// numeric and string bounds, recursion) with a 400 that reaches the client
+// with Claude's message, and older models refuse the field. The schema's
+// name has no place in the API and is not sent. nil for no format (or
+// "text").
+func outputConfig(rf *llm.ResponseFormat) (json.RawMessage, error) {
+	if rf == nil {
+		return nil, nil
+	}
+	switch rf.Type {
+	case "", "text":
+		return nil, nil
+	case "json_schema":
+		schema := bytes.TrimSpace(rf.Schema)
+		if len(schema) == 0 || schema[0] != '{' || !json.Valid(schema) {
+			return nil, llm.ParamError("response_format.json_schema.schema", "response_format json_schema needs a schema that is a JSON object")
+		}
+		type format struct {
+			Type   string          `json:"type"`
+			Schema json.RawMessage `json:"schema"`
+		}
+		return json.Marshal(struct {
+			Format format `json:"format"`
+		}{format{"json_schema", schema}})
+	default:
+		return nil, llm.ParamError("response_format.type", "response_format type %q is not one of text, json_object or json_schema", rf.Type)
+	}
 }
 
 // unsupported refuses the request features the Messages API cannot serve.
@@ -122,12 +174,10 @@ func unsupported(req *llm.Request, provider string) *llm.Error {
 	switch {
 	case req.N > 1:
 		return llm.Unsupported("n > 1 (several choices)", provider, providerType)
-	case req.ResponseFormat != nil && req.ResponseFormat.Type != "" && req.ResponseFormat.Type != "text":
-		return llm.Unsupported("response_format "+req.ResponseFormat.Type, provider, providerType)
+	case req.ResponseFormat != nil && req.ResponseFormat.Type == "json_object":
+		return llm.Unsupported(noJSONObject, provider, providerType)
 	case req.Seed != nil:
 		return llm.Unsupported("seed", provider, providerType)
-	case req.ReasoningEffort != "":
-		return llm.Unsupported("reasoning_effort (use thinking with a budget instead)", provider, providerType)
 	}
 	return nil
 }
@@ -368,7 +418,7 @@ func marshalCount(req *llm.Request, provider string, defMax int) ([]byte, error)
 		return nil, err
 	}
 	b, err := json.Marshal(wire.CountTokensRequest{Model: w.Model, Messages: w.Messages, System: w.System,
-		Tools: w.Tools, ToolChoice: w.ToolChoice, Thinking: w.Thinking})
+		Tools: w.Tools, ToolChoice: w.ToolChoice, Thinking: w.Thinking, OutputConfig: w.OutputConfig})
 	if err != nil {
 		return nil, &llm.Error{Code: llm.CodeInvalidRequest, Message: "the request cannot be encoded for an Anthropic provider", Err: err}
 	}

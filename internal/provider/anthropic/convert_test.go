@@ -85,10 +85,16 @@ var encodeCases = []struct {
 		ToolChoice: &llm.ToolChoice{Mode: "required"}, ParallelToolCalls: ptr(false),
 		Tools:    []llm.Tool{{Name: "lookup", Description: "Look up", Parameters: json.RawMessage(`{"type":"object","properties":{"q":{"type":"string"}}}`)}},
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("find a"), ContentIsString: true}}}},
+	{"json-schema", llm.Request{Model: "claude-test", Stream: true, ReasoningEffort: "low",
+		ResponseFormat: &llm.ResponseFormat{Type: "json_schema", Name: "capital", Strict: ptr(true), Schema: json.RawMessage(capitalSchema)},
+		Messages:       []llm.Message{{Role: llm.RoleUser, Content: text("Capital of France?"), ContentIsString: true}}}},
 	{"tool-choice-none-without-tools", llm.Request{Model: "claude-test", ToolChoice: &llm.ToolChoice{Mode: "none"}, ParallelToolCalls: ptr(true),
 		Thinking: &llm.Thinking{Enabled: false},
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: text("hi"), ContentIsString: true}, {Role: llm.RoleAssistant, Content: text(""), ContentIsString: true}}}},
 }
+
+// capitalSchema is a schema Claude's JSON outputs accept.
+const capitalSchema = `{"type":"object","properties":{"city":{"type":"string"},"population":{"type":"integer"}},"required":["city","population"],"additionalProperties":false}`
 
 func TestEncodeGolden(t *testing.T) {
 	srv := anthropictest.NewServer(t)
@@ -140,11 +146,7 @@ func TestEncodeUnsupported(t *testing.T) {
 	}{
 		{"n > 1", func(r *llm.Request) { r.N = 2 }},
 		{"response_format json_object", func(r *llm.Request) { r.ResponseFormat = &llm.ResponseFormat{Type: "json_object"} }},
-		{"response_format json_schema", func(r *llm.Request) {
-			r.ResponseFormat = &llm.ResponseFormat{Type: "json_schema", Name: "a", Schema: json.RawMessage(`{"type":"object"}`)}
-		}},
 		{"seed", func(r *llm.Request) { r.Seed = ptr(int64(1)) }},
-		{"reasoning_effort", func(r *llm.Request) { r.ReasoningEffort = "high" }},
 	}
 	for _, tt := range tests {
 		t.Run(strings.NewReplacer(" ", "-", ">", "gt").Replace(tt.feature), func(t *testing.T) {
@@ -214,6 +216,88 @@ func TestEncodeMaxTokensWithThinking(t *testing.T) {
 		if w.MaxTokens != tt.want || w.Thinking.BudgetTokens < 1024 {
 			t.Errorf("toWire(max %d, budget %d) = max_tokens %d, budget %d; want max_tokens %d", tt.max, tt.budget, w.MaxTokens, w.Thinking.BudgetTokens, tt.want)
 		}
+	}
+}
+
+// TestEncodeReasoningEffort checks that an OpenAI reasoning_effort becomes
+// extended thinking with the shared budgets, that max_tokens is raised
+// only when the client set none, and that what Claude refuses while
+// thinking is refused before any call. Requests that encode are sent to
+// the strict fake, which must accept them.
+func TestEncodeReasoningEffort(t *testing.T) {
+	srv := anthropictest.NewServer(t)
+	c := newClient(t, srv.URL())
+	tools := []llm.Tool{{Name: "f", Parameters: json.RawMessage(`{"type":"object"}`)}}
+	tests := []struct {
+		name     string
+		mod      func(*llm.Request)
+		thinking string // the thinking object sent; "" for none
+		max      int
+		code     llm.Code
+		param    string
+		msg      string
+	}{
+		{"none", func(r *llm.Request) { r.ReasoningEffort = "none" }, `{"type":"disabled"}`, 4096, "", "", ""},
+		{"minimal", func(r *llm.Request) { r.ReasoningEffort = "minimal"; r.Temperature = ptr(0.2) }, `{"type":"disabled"}`, 4096, "", "", ""},
+		{"low", func(r *llm.Request) { r.ReasoningEffort = "low" }, `{"type":"enabled","budget_tokens":1024}`, 4096, "", "", ""},
+		{"medium", func(r *llm.Request) { r.ReasoningEffort = "medium" }, `{"type":"enabled","budget_tokens":8192}`, 8192 + 4096, "", "", ""},
+		{"high", func(r *llm.Request) { r.ReasoningEffort = "high"; r.Stream = true }, `{"type":"enabled","budget_tokens":24576}`, 24576 + 4096, "", "", ""},
+		{"high-client-max", func(r *llm.Request) { r.ReasoningEffort = "high"; r.MaxTokens = 30000 }, `{"type":"enabled","budget_tokens":24576}`, 30000, "", "", ""},
+		{"allowed-sampling", func(r *llm.Request) {
+			r.ReasoningEffort = "low"
+			r.Temperature, r.TopP = ptr(1.0), ptr(0.95)
+			r.Tools, r.ToolChoice = tools, &llm.ToolChoice{Mode: "auto"}
+		}, `{"type":"enabled","budget_tokens":1024}`, 4096, "", "", ""},
+		{"explicit-thinking-wins", func(r *llm.Request) {
+			r.ReasoningEffort = "high"
+			r.Thinking = &llm.Thinking{Enabled: true, BudgetTokens: 2000}
+		}, `{"type":"enabled","budget_tokens":2000}`, 4096, "", "", ""},
+		{"max-below-budget", func(r *llm.Request) { r.ReasoningEffort = "medium"; r.MaxTokens = 8192 },
+			"", 0, llm.CodeInvalidRequest, "max_completion_tokens", "raise max_completion_tokens above 8192"},
+		{"temperature", func(r *llm.Request) { r.ReasoningEffort = "low"; r.Temperature = ptr(0.7) },
+			"", 0, llm.CodeFeatureNotSupported, "", "`temperature` other than 1 together with `reasoning_effort` low"},
+		{"top-p", func(r *llm.Request) { r.ReasoningEffort = "low"; r.TopP = ptr(0.5) },
+			"", 0, llm.CodeFeatureNotSupported, "", "`top_p` below 0.95"},
+		{"forced-tool", func(r *llm.Request) {
+			r.ReasoningEffort = "high"
+			r.Tools, r.ToolChoice = tools, &llm.ToolChoice{Mode: "required"}
+		}, "", 0, llm.CodeFeatureNotSupported, "", "forces a tool call"},
+		{"unknown", func(r *llm.Request) { r.ReasoningEffort = "max" }, "", 0, llm.CodeInvalidRequest, "reasoning_effort", `"max" is not one of`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := userReq("claude-test", "x")
+			tt.mod(req)
+			calls := srv.Calls()
+			w, err := toWire(req, "claude", DefaultMaxTokens)
+			if tt.code != "" {
+				var e *llm.Error
+				if !errors.As(err, &e) || e.Code != tt.code || e.Param != tt.param || !strings.Contains(e.Message, tt.msg) {
+					t.Fatalf("toWire(%s) = %v, want %s (param %q) containing %q", tt.name, err, tt.code, tt.param, tt.msg)
+				}
+				if _, err := c.Chat(context.Background(), req); !errors.As(err, &e) || e.Code != tt.code {
+					t.Errorf("Chat(%s) = %v, want %s", tt.name, err, tt.code)
+				}
+				if srv.Calls() != calls {
+					t.Errorf("Chat(%s) reached the provider", tt.name)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("toWire(%s) = %v", tt.name, err)
+			}
+			got, _ := json.Marshal(w.Thinking)
+			if string(got) != tt.thinking || w.MaxTokens != tt.max {
+				t.Errorf("toWire(%s) = thinking %s, max_tokens %d; want %s, %d", tt.name, got, w.MaxTokens, tt.thinking, tt.max)
+			}
+			reply, err := c.Chat(context.Background(), req)
+			if err != nil {
+				t.Fatalf("the strict fake refused %s: %v", tt.name, err)
+			}
+			if reply.Stream != nil {
+				reply.Stream.Close()
+			}
+		})
 	}
 }
 

@@ -19,6 +19,11 @@ const maxTokenCount = 1 << 40
 // one: Anthropic requires budget_tokens and 1024 is its minimum.
 const defaultThinkingBudget = 1024
 
+// defaultMaxTokens is added to the thinking budget for maxTokens when
+// thinking is on and the client set no limit, as the anthropic adapter
+// does with its default max_tokens.
+const defaultMaxTokens = 4096
+
 // family is the vendor of a Bedrock model, which decides the names of the
 // model-specific fields sent in additionalModelRequestFields.
 type family int
@@ -59,16 +64,14 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	if req.Seed != nil {
 		return nil, unsupported("seed")
 	}
-	if req.ReasoningEffort != "" {
-		return nil, unsupported("reasoning_effort (send thinking with a token budget instead)")
-	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0 {
 		return nil, unsupported("parallel_tool_calls: false")
 	}
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
-		return nil, unsupported("response_format " + rf.Type + " (describe the format in the prompt, or use a tool)")
+	oc, err := outputConfig(req.ResponseFormat, unsupported)
+	if err != nil {
+		return nil, err
 	}
-	w := &wire.ConverseRequest{Messages: make([]wire.Message, 0, len(req.Messages))}
+	w := &wire.ConverseRequest{Messages: make([]wire.Message, 0, len(req.Messages)), OutputConfig: oc}
 	hasToolBlocks := false
 	for i := range req.Messages {
 		m := &req.Messages[i]
@@ -107,20 +110,58 @@ func toWire(provider string, req *llm.Request) (*wire.ConverseRequest, error) {
 	if err := toolConfig(w, req, hasToolBlocks, unsupported); err != nil {
 		return nil, err
 	}
+	th, err := thinking(provider, req, unsupported)
+	if err != nil {
+		return nil, err
+	}
 	ic := &wire.InferenceConfig{Temperature: req.Temperature, TopP: req.TopP, StopSequences: req.Stop}
-	if req.MaxTokens > 0 {
+	switch {
+	case req.MaxTokens > 0:
 		n := req.MaxTokens
+		ic.MaxTokens = &n
+	case th != nil && th.Enabled:
+		// Claude wants maxTokens above budget_tokens; the model's
+		// default may not be.
+		n := max(th.BudgetTokens, defaultThinkingBudget) + defaultMaxTokens
 		ic.MaxTokens = &n
 	}
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || len(ic.StopSequences) > 0 {
 		w.InferenceConfig = ic
 	}
-	extra, err := additionalFields(req, unsupported)
+	extra, err := additionalFields(req, th, unsupported)
 	if err != nil {
 		return nil, err
 	}
 	w.AdditionalModelRequestFields = extra
 	return w, nil
+}
+
+// outputConfig maps response_format json_schema to Converse's structured
+// output (outputConfig.textFormat): the answer is text constrained to the
+// schema, an ordinary text block with stopReason end_turn, billed as any
+// answer. The schema travels as JSON text, with the format's name. Bedrock
+// refuses a schema it cannot enforce, and models without structured
+// output refuse the field, with a ValidationException whose message reaches
+// the client. json_object, JSON without a schema, has no equivalent.
+func outputConfig(rf *llm.ResponseFormat, unsupported func(string) error) (*wire.OutputConfig, error) {
+	if rf == nil {
+		return nil, nil
+	}
+	switch rf.Type {
+	case "", "text":
+		return nil, nil
+	case "json_object":
+		return nil, unsupported("response_format json_object (Bedrock's structured output needs a schema: send response_format json_schema with one)")
+	case "json_schema":
+		schema := bytes.TrimSpace(rf.Schema)
+		if len(schema) == 0 || schema[0] != '{' || !json.Valid(schema) {
+			return nil, llm.ParamError("response_format.json_schema.schema", "response_format json_schema needs a schema that is a JSON object")
+		}
+		return &wire.OutputConfig{TextFormat: &wire.OutputFormat{Type: wire.OutputFormatJSONSchema,
+			Structure: wire.OutputFormatStructure{JSONSchema: &wire.JSONSchemaDefinition{Schema: string(schema), Name: rf.Name}}}}, nil
+	default:
+		return nil, llm.ParamError("response_format.type", "response_format type %q is not one of text, json_object or json_schema", rf.Type)
+	}
 }
 
 // toolConfig sets w.ToolConfig from the request's tools and tool choice.
@@ -166,8 +207,26 @@ func toolConfig(w *wire.ConverseRequest, req *llm.Request, hasToolBlocks bool, u
 	return nil
 }
 
-// additionalFields returns the model-specific fields: top_k and thinking.
-func additionalFields(req *llm.Request, unsupported func(string) error) (json.RawMessage, error) {
+// thinking returns the thinking req asks for: its own, or the one its
+// reasoning_effort maps to on a Claude model (llm.ClaudeThinking: the
+// budgets Gemini gets, none and minimal off, what Claude refuses while
+// thinking refused first); nil for none. Only Claude models take thinking:
+// for others reasoning_effort is refused, naming the model. Model ids
+// airgw cannot place (application inference profile ARNs) are given the
+// benefit of the doubt, as for thinking.
+func thinking(provider string, req *llm.Request, unsupported func(string) error) (*llm.Thinking, error) {
+	if req.Thinking != nil || req.ReasoningEffort == "" {
+		return req.Thinking, nil
+	}
+	if fam := modelFamily(req.Model); fam != familyAnthropic && fam != familyUnknown {
+		return nil, unsupported(fmt.Sprintf("reasoning_effort for model %q (only Anthropic models on Bedrock take thinking)", req.Model))
+	}
+	return llm.ClaudeThinking(req, provider, providerType)
+}
+
+// additionalFields returns the model-specific fields: top_k and thinking
+// (th, from thinking).
+func additionalFields(req *llm.Request, th *llm.Thinking, unsupported func(string) error) (json.RawMessage, error) {
 	fam := modelFamily(req.Model)
 	fields := map[string]any{}
 	if req.TopK != nil {
@@ -177,7 +236,7 @@ func additionalFields(req *llm.Request, unsupported func(string) error) (json.Ra
 			fields["top_k"] = *req.TopK
 		}
 	}
-	if th := req.Thinking; th != nil {
+	if th != nil {
 		if fam != familyAnthropic && fam != familyUnknown {
 			return nil, unsupported("thinking for this model (only Anthropic models on Bedrock)")
 		}

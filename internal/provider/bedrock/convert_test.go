@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,6 +141,55 @@ func TestEncodeGolden(t *testing.T) {
 	}
 }
 
+// claude is a Claude model id on Bedrock (an inference profile).
+const claude = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+
+// TestEncodeReasoningEffort checks that reasoning_effort becomes Claude's
+// thinking in additionalModelRequestFields, with maxTokens above the
+// budget when the client set none, and that the strict fake accepts it.
+func TestEncodeReasoningEffort(t *testing.T) {
+	srv := bedrocktest.NewServer(t)
+	c := newClient(t, srv)
+	tests := []struct {
+		effort    string
+		max       int
+		stream    bool
+		wantExtra string
+		wantMax   string
+	}{
+		{"none", 0, false, `{"thinking":{"type":"disabled"}}`, ``},
+		{"minimal", 0, false, `{"thinking":{"type":"disabled"}}`, ``},
+		{"low", 0, true, `{"thinking":{"budget_tokens":1024,"type":"enabled"}}`, `5120`},
+		{"medium", 0, false, `{"thinking":{"budget_tokens":8192,"type":"enabled"}}`, `12288`},
+		{"high", 0, false, `{"thinking":{"budget_tokens":24576,"type":"enabled"}}`, `28672`},
+		{"high", 30000, true, `{"thinking":{"budget_tokens":24576,"type":"enabled"}}`, `30000`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s-%d", tt.effort, tt.max), func(t *testing.T) {
+			req := llm.Request{Model: claude, ReasoningEffort: tt.effort, MaxTokens: tt.max, Stream: tt.stream,
+				Temperature: ptr(1.0), Messages: []llm.Message{{Role: llm.RoleUser, Content: parts("hi")}}}
+			w, err := toWire("bedrock-us", &req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotMax := ""
+			if w.InferenceConfig != nil && w.InferenceConfig.MaxTokens != nil {
+				gotMax = fmt.Sprint(*w.InferenceConfig.MaxTokens)
+			}
+			if string(w.AdditionalModelRequestFields) != tt.wantExtra || gotMax != tt.wantMax {
+				t.Errorf("toWire(%s, max %d) = fields %s, maxTokens %q; want %s, %q", tt.effort, tt.max, w.AdditionalModelRequestFields, gotMax, tt.wantExtra, tt.wantMax)
+			}
+			reply, err := c.Chat(context.Background(), &req)
+			if err != nil {
+				t.Fatalf("the strict fake refused reasoning_effort %s: %v", tt.effort, err)
+			}
+			if reply.Stream != nil {
+				reply.Stream.Close()
+			}
+		})
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	user := []llm.Message{{Role: llm.RoleUser, Content: parts("hi")}}
 	tests := []struct {
@@ -151,9 +201,14 @@ func TestEncodeErrors(t *testing.T) {
 	}{
 		{"n", llm.Request{Model: "m", N: 2, Messages: user}, llm.CodeFeatureNotSupported, "", "n > 1"},
 		{"seed", llm.Request{Model: "m", Seed: ptr(int64(1)), Messages: user}, llm.CodeFeatureNotSupported, "", "seed"},
-		{"reasoning-effort", llm.Request{Model: "m", ReasoningEffort: "high", Messages: user}, llm.CodeFeatureNotSupported, "", "reasoning_effort"},
-		{"json-schema", llm.Request{Model: "m", ResponseFormat: &llm.ResponseFormat{Type: "json_schema"}, Messages: user}, llm.CodeFeatureNotSupported, "", "response_format json_schema"},
-		{"json-object", llm.Request{Model: "m", ResponseFormat: &llm.ResponseFormat{Type: "json_object"}, Messages: user}, llm.CodeFeatureNotSupported, "", "response_format json_object"},
+		{"reasoning-effort-nova", llm.Request{Model: "us.amazon.nova-pro-v1:0", ReasoningEffort: "high", Messages: user}, llm.CodeFeatureNotSupported, "",
+			`reasoning_effort for model "us.amazon.nova-pro-v1:0" (only Anthropic models on Bedrock take thinking)`},
+		{"reasoning-effort-llama", llm.Request{Model: "meta.llama3-70b-instruct-v1:0", ReasoningEffort: "none", Messages: user}, llm.CodeFeatureNotSupported, "", "reasoning_effort for model"},
+		{"reasoning-effort-over-max", llm.Request{Model: claude, ReasoningEffort: "low", MaxTokens: 1000, Messages: user}, llm.CodeInvalidRequest, "max_completion_tokens", "raise max_completion_tokens above 1024"},
+		{"reasoning-effort-temperature", llm.Request{Model: claude, ReasoningEffort: "low", Temperature: ptr(0.3), Messages: user}, llm.CodeFeatureNotSupported, "", "`temperature` other than 1 together with `reasoning_effort` low"},
+		{"reasoning-effort-unknown", llm.Request{Model: claude, ReasoningEffort: "extreme", Messages: user}, llm.CodeInvalidRequest, "reasoning_effort", "extreme"},
+		{"json-schema-without-schema", llm.Request{Model: "m", ResponseFormat: &llm.ResponseFormat{Type: "json_schema"}, Messages: user}, llm.CodeInvalidRequest, "response_format.json_schema.schema", "needs a schema"},
+		{"json-object", llm.Request{Model: "m", ResponseFormat: &llm.ResponseFormat{Type: "json_object"}, Messages: user}, llm.CodeFeatureNotSupported, "", "response_format json_object (Bedrock's structured output needs a schema"},
 		{"no-parallel", llm.Request{Model: "m", ParallelToolCalls: ptr(false), Tools: []llm.Tool{{Name: "f"}}, Messages: user}, llm.CodeFeatureNotSupported, "", "parallel_tool_calls"},
 		{"image-url", llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{{Type: llm.PartImage, ImageURL: "https://example.com/cat.png"}}}}},
 			llm.CodeFeatureNotSupported, "", "image URLs (send base64 data: URLs)"},

@@ -41,6 +41,11 @@ func TestConformance(t *testing.T) {
 			{Model: "error:400", Code: llm.CodeContextLengthExceeded},
 			{Model: "error:404", Code: llm.CodeUpstreamInvalidRequest},
 		},
+		StreamErrors: []providertest.ErrorCase{
+			{Model: "midstream-error:503", Code: llm.CodeProviderUnavailable},
+			{Model: "midstream-error:500", Code: llm.CodeProviderUnavailable},
+			{Model: "midstream-error:429", Code: llm.CodeProviderRateLimited, RetryAfter: true},
+		},
 		StreamFixtures: []string{"fixture:stream-text", "fixture:stream-usage-mid-stream", "fixture:stream-function-call",
 			"fixture:stream-thinking-function-call", "fixture:vertex-stream-text"},
 	})

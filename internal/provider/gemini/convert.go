@@ -15,10 +15,6 @@ import (
 // feature_not_supported errors.
 const providerType = "gemini"
 
-// reasoningBudgets maps OpenAI's reasoning_effort to a thinking budget, as
-// Google's own OpenAI compatibility layer does ("none" disables thinking).
-var reasoningBudgets = map[string]int{"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-
 // toWire translates a neutral request to a generateContent body. Every
 // failure is an *llm.Error: invalid_request for a malformed request,
 // feature_not_supported for what Gemini cannot do.
@@ -52,7 +48,7 @@ func (c *Client) toWire(req *llm.Request) (*wire.Request, error) {
 				w.Contents = append(w.Contents, wire.Content{Role: wire.RoleUser, Parts: parts})
 			}
 		case llm.RoleAssistant:
-			parts, err := c.modelParts(i, m)
+			parts, err := c.modelParts(i, m, validatesSignatures(req.Model))
 			if err != nil {
 				return nil, err
 			}
@@ -138,9 +134,13 @@ func (c *Client) imageBlob(u, param string) (*wire.Blob, error) {
 
 // modelParts translates an assistant message: reasoning, text, then
 // function calls. A thinking part with a signature and no text (how
-// fromWireParts keeps the signature Gemini attaches to a text or
-// functionCall part) gives its signature to the next part sent.
-func (c *Client) modelParts(i int, m *llm.Message) ([]wire.Part, error) {
+// appendPart keeps the signature Gemini attaches to a text or
+// functionCall part) gives its signature to the next part sent. Only
+// signatures Gemini produced are sent (ownSignature): another provider's
+// would make Gemini refuse the request. With skipSigs (Gemini 3 models), a
+// function call step left without a signature gets Google's skipSignature
+// on its first call, as Gemini 3 refuses it otherwise.
+func (c *Client) modelParts(i int, m *llm.Message, skipSigs bool) ([]wire.Part, error) {
 	parts := make([]wire.Part, 0, len(m.Content)+len(m.ToolCalls))
 	var sigs []string
 	next := func(p wire.Part) {
@@ -156,13 +156,14 @@ func (c *Client) modelParts(i int, m *llm.Message) ([]wire.Part, error) {
 				next(wire.Part{Text: p.Text})
 			}
 		case llm.PartThinking:
+			sig := ownSignature(p.Signature)
 			if p.Text == "" {
-				if p.Signature != "" {
-					sigs = append(sigs, p.Signature)
+				if sig != "" {
+					sigs = append(sigs, sig)
 				}
 				continue
 			}
-			parts = append(parts, wire.Part{Text: p.Text, Thought: true, ThoughtSignature: p.Signature})
+			parts = append(parts, wire.Part{Text: p.Text, Thought: true, ThoughtSignature: sig})
 		case llm.PartRedactedThinking:
 			// Another provider's encrypted reasoning means nothing to Gemini.
 		default:
@@ -175,7 +176,11 @@ func (c *Client) modelParts(i int, m *llm.Message) ([]wire.Part, error) {
 			return nil, llm.ParamError(fmt.Sprintf("messages[%d].tool_calls[%d].function.arguments", i, j),
 				"the arguments of tool call %q in message %d are not a JSON object: %v", tc.ID, i, err)
 		}
-		next(wire.Part{FunctionCall: &wire.FunctionCall{Name: tc.Name, Args: args}})
+		p := wire.Part{FunctionCall: &wire.FunctionCall{Name: tc.Name, Args: args}}
+		if j == 0 && skipSigs && len(sigs) == 0 {
+			p.ThoughtSignature = skipSignature
+		}
+		next(p)
 	}
 	return parts, nil
 }
@@ -326,9 +331,10 @@ func (c *Client) generationConfig(req *llm.Request) (*wire.GenerationConfig, err
 	case req.Thinking != nil:
 		g.ThinkingConfig = &wire.ThinkingConfig{ThinkingBudget: ptr(0)}
 	case req.ReasoningEffort != "":
-		b, ok := reasoningBudgets[req.ReasoningEffort]
-		if !ok {
-			return nil, llm.ParamError("reasoning_effort", "reasoning_effort %q is not one of none, minimal, low, medium or high", req.ReasoningEffort)
+		// The budgets are Google's own (llm.ReasoningBudget).
+		b, e := llm.ReasoningBudget(req.ReasoningEffort)
+		if e != nil {
+			return nil, e
 		}
 		g.ThinkingConfig = &wire.ThinkingConfig{ThinkingBudget: ptr(b)}
 	}

@@ -46,9 +46,10 @@ var encodeCases = []struct {
 		Messages: []llm.Message{
 			{Role: llm.RoleUser, Content: text("Weather in Florence and the time?")},
 			{Role: llm.RoleAssistant, Content: []llm.Part{
-				{Type: llm.PartThinking, Text: "Two calls.", Signature: "sig-thought"},
+				// Claude's signature (another provider's) is not sent.
+				{Type: llm.PartThinking, Text: "Two calls.", Signature: "EqQBCkYIBxgCKkBSig=="},
 				{Type: llm.PartText, Text: "Checking."},
-				{Type: llm.PartThinking, Signature: "sig-call"},
+				{Type: llm.PartThinking, Signature: "gemini:" + sigFunctionCall},
 			}, ToolCalls: []llm.ToolCall{
 				{ID: "call_0", Name: "weather", Arguments: `{"location":"Florence"}`},
 				{ID: "call_1", Name: "now", Arguments: ``},

@@ -59,16 +59,16 @@ func decodeResponse(provider, key string, created int64, body []byte) (*llm.Resp
 }
 
 // appendPart maps one Gemini part. A thought becomes a thinking part with
-// its signature; a signature on any other part is kept as a thinking part
+// its signature (marked as Gemini's: exportSignature); a signature on any other part is kept as a thinking part
 // with no text before it, which modelParts turns back into that part's
 // thoughtSignature on the next turn. Function calls get ids call_<n>
 // (numbered within the candidate) unless Gemini gave one.
 func appendPart(content []llm.Part, calls []llm.ToolCall, p *wire.Part, n *int) ([]llm.Part, []llm.ToolCall) {
 	if p.Thought {
-		return append(content, llm.Part{Type: llm.PartThinking, Text: p.Text, Signature: p.ThoughtSignature}), calls
+		return append(content, llm.Part{Type: llm.PartThinking, Text: p.Text, Signature: exportSignature(p.ThoughtSignature)}), calls
 	}
 	if p.ThoughtSignature != "" {
-		content = append(content, llm.Part{Type: llm.PartThinking, Signature: p.ThoughtSignature})
+		content = append(content, llm.Part{Type: llm.PartThinking, Signature: exportSignature(p.ThoughtSignature)})
 	}
 	switch {
 	case p.FunctionCall != nil:

@@ -235,7 +235,7 @@ func partEvent(base llm.Event, index int, p *wire.Part, st *candState) (llm.Even
 	default:
 		ev.Text = p.Text
 	}
-	ev.ThinkingSignature = p.ThoughtSignature
+	ev.ThinkingSignature = exportSignature(p.ThoughtSignature)
 	ok := ev.Thinking != "" || ev.Text != "" || len(ev.ToolCalls) > 0 || ev.ThinkingSignature != ""
 	return ev, ok
 }

@@ -241,7 +241,7 @@ func (c *Client) Chat(ctx context.Context, req *llm.Request) (*llm.Reply, error)
 	}
 	hdr := keepHeaders(resp.Header)
 	if req.Stream {
-		return &llm.Reply{Stream: newStream(ctx, cancel, c.name, c.key, resp.Body), Header: hdr}, nil
+		return &llm.Reply{Stream: newStream(ctx, cancel, c.name, c.key, resp.Body, forwarded(req)), Header: hdr}, nil
 	}
 	defer cancel()
 	defer resp.Body.Close()
@@ -317,10 +317,17 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, *ll
 	return b, nil
 }
 
+// forwarded reports whether req's own body is sent upstream (an OpenAI
+// client's chat completion), rather than a translation.
+func forwarded(req *llm.Request) bool {
+	n := req.Native
+	return n != nil && n.Dialect == llm.DialectOpenAI && n.Endpoint == endpoint
+}
+
 // encode returns the upstream body for req.
 func (c *Client) encode(req *llm.Request) ([]byte, error) {
 	var b []byte
-	if n := req.Native; n != nil && n.Dialect == llm.DialectOpenAI && n.Endpoint == endpoint {
+	if n := req.Native; forwarded(req) {
 		var err error
 		b, err = Rewrite(n.Body, req.Model, req.Stream)
 		if err != nil {

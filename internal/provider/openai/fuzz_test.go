@@ -75,7 +75,7 @@ func BenchmarkStreamDecode(b *testing.B) {
 	events := 0
 	for b.Loop() {
 		br.Reset(body)
-		s := newStream(context.Background(), func() {}, "oai", "", io.NopCloser(br))
+		s := newStream(context.Background(), func() {}, "oai", "", io.NopCloser(br), false)
 		for {
 			_, err := s.Next()
 			if err == io.EOF {

@@ -25,6 +25,11 @@ type stream struct {
 	body     io.ReadCloser
 	r        *sse.Reader
 
+	// native is set when the client speaks OpenAI and its body was
+	// forwarded: chunks that carry nothing airgw models are then passed to
+	// it too (see Next).
+	native bool
+
 	queue []llm.Event // events split from one chunk with several choices
 	err   error       // sticky terminal error (io.EOF after [DONE])
 
@@ -32,8 +37,8 @@ type stream struct {
 	closed    chan struct{}
 }
 
-func newStream(ctx context.Context, cancel context.CancelFunc, provider, key string, body io.ReadCloser) *stream {
-	return &stream{ctx: ctx, cancel: cancel, provider: provider, key: key, body: body,
+func newStream(ctx context.Context, cancel context.CancelFunc, provider, key string, body io.ReadCloser, native bool) *stream {
+	return &stream{ctx: ctx, cancel: cancel, provider: provider, key: key, body: body, native: native,
 		r: sse.NewReader(body), closed: make(chan struct{})}
 }
 
@@ -68,7 +73,15 @@ func (s *stream) Next() (llm.Event, error) {
 			return llm.Event{}, s.err
 		}
 		if len(evs) == 0 {
-			continue // e.g. Azure's leading prompt_filter_results chunk
+			// A chunk with no choice and no usage, such as Azure's first
+			// one with the prompt's prompt_filter_results (the verdicts on
+			// the prompt, which an Azure client may read): an OpenAI client
+			// whose body was forwarded gets it as is; a translation has no
+			// place for it and leaves it out.
+			if !s.native {
+				continue
+			}
+			return llm.Event{Native: &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: endpoint, Body: bytes.Clone(data)}}, nil
 		}
 		s.queue = evs[1:]
 		return evs[0], nil

@@ -504,7 +504,15 @@ func (s *suite) errors(t *testing.T) {
 	}
 }
 
+// streamErrors checks failures the provider reports after a stream has
+// started: every adapter with an upstream must declare at least one, the
+// stream must have delivered events before it, and the failure must be an
+// error (which a dialect turns into an explicit error event), never a
+// clean end.
 func (s *suite) streamErrors(t *testing.T) {
+	if len(s.a.StreamErrors) == 0 {
+		t.Fatal("Adapter.StreamErrors is empty: give the fake a model whose stream fails midway with the provider's error event, and list it")
+	}
 	for _, c := range s.a.StreamErrors {
 		t.Run(c.Model, func(t *testing.T) {
 			s.relay(mode{})
@@ -514,6 +522,12 @@ func (s *suite) streamErrors(t *testing.T) {
 			}
 			e := asError(t, err, "stream "+c.Model)
 			s.checkError(t, e, c.Code)
+			if res.Events == 0 {
+				t.Errorf("stream %s failed before any event, want a failure after the stream started", c.Model)
+			}
+			if !e.Sent {
+				t.Errorf("stream %s error Sent = false, want true: the request reached the provider", c.Model)
+			}
 			if c.RetryAfter && e.RetryAfter <= 0 {
 				t.Errorf("error RetryAfter = %v, want the upstream's retry hint", e.RetryAfter)
 			}

@@ -59,6 +59,9 @@ type CountTokensRequest struct {
 	ToolChoice *ToolChoice     `json:"tool_choice,omitempty"`
 	Thinking   *Thinking       `json:"thinking,omitempty"`
 	MCPServers json.RawMessage `json:"mcp_servers,omitempty"`
+	// OutputConfig holds the JSON outputs format, whose instructions count
+	// as input tokens.
+	OutputConfig json.RawMessage `json:"output_config,omitempty"`
 }
 
 // CountTokensResponse is the answer of POST /v1/messages/count_tokens.

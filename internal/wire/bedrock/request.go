@@ -49,13 +49,42 @@ type ConverseRequest struct {
 	PromptVariables                   json.RawMessage   `json:"promptVariables,omitempty"`
 	RequestMetadata                   map[string]string `json:"requestMetadata,omitempty"`
 	PerformanceConfig                 json.RawMessage   `json:"performanceConfig,omitempty"`
+	OutputConfig                      *OutputConfig     `json:"outputConfig,omitempty"`
+}
+
+// OutputConfig asks for structured output: the model's text constrained
+// to a JSON schema.
+type OutputConfig struct {
+	TextFormat *OutputFormat `json:"textFormat,omitempty"`
+}
+
+// OutputFormat is a structured output format; Type is OutputFormatJSONSchema.
+type OutputFormat struct {
+	Type      string                `json:"type"`
+	Structure OutputFormatStructure `json:"structure"`
+}
+
+// OutputFormatJSONSchema is the only output format type.
+const OutputFormatJSONSchema = "json_schema"
+
+// OutputFormatStructure is a union; JSONSchema is its only member.
+type OutputFormatStructure struct {
+	JSONSchema *JSONSchemaDefinition `json:"jsonSchema,omitempty"`
+}
+
+// JSONSchemaDefinition holds the schema as JSON text (a string, not an
+// object), with an optional name and description.
+type JSONSchemaDefinition struct {
+	Schema      string `json:"schema"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // RequestFields are the top-level members a Converse request may carry.
 var RequestFields = []string{
 	"messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig",
 	"additionalModelRequestFields", "additionalModelResponseFieldPaths",
-	"promptVariables", "requestMetadata", "performanceConfig",
+	"promptVariables", "requestMetadata", "performanceConfig", "outputConfig",
 }
 
 // Message is one turn of the conversation.

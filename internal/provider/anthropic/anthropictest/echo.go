@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/anthropic"
 )
 
@@ -208,6 +209,11 @@ func (s *Server) echoReply(idx int, req *wire.MessagesRequest) *wire.MessagesRes
 		stop = wire.StopToolUse
 	} else {
 		answer := "echo: " + text
+		if schema, _ := outputFormat(req.OutputConfig); schema != nil {
+			if b, err := providertest.SchemaInstance(schema, answer); err == nil {
+				answer = string(b)
+			}
+		}
 		blocks = append(blocks, wire.ContentBlock{Type: wire.BlockText, Text: answer})
 		generated = append(generated, answer)
 	}

@@ -2,7 +2,8 @@
 // API for tests. It validates requests the way the real API does (the
 // x-api-key and anthropic-version headers, unknown top-level fields,
 // required max_tokens, roles alternating from "user", tool_result blocks
-// answering a tool_use of the previous message, thinking budgets) and
+// answering a tool_use of the previous message, thinking budgets and the
+// sampling and tool_choice settings thinking excludes) and
 // answers according to the request's model:
 //
 //   - "fixture:<name>" replays testdata/<name>.http byte for byte (status,
@@ -22,7 +23,9 @@
 //     sequence; with tools offered (and tool_choice not "none") and a last
 //     user message holding no tool_result, a tool_use block calling the
 //     first tool (or the one tool_choice names) with input {}; with
-//     thinking enabled, a signed thinking block first. Usage is
+//     thinking enabled, a signed thinking block first; with JSON outputs
+//     (output_config.format), the answer is a JSON value of the schema
+//     whose first string is that text (providertest.SchemaInstance). Usage is
 //     deterministic (see EchoUsage).
 //
 // POST /v1/messages/count_tokens answers {"input_tokens": N} with N the
@@ -43,6 +46,7 @@ import (
 	"testing"
 
 	"github.com/airgw/airgw/internal/llm"
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/anthropic"
 )
 
@@ -273,12 +277,68 @@ func (s *Server) validate(r *http.Request, rec *Request) *apiError {
 		if r.URL.Path == "/v1/messages" && b.MaxTokens <= th.BudgetTokens {
 			return invalid("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
 		}
+		if e := ThinkingConflict(b.Temperature, b.TopP, b.TopK, b.ToolChoice != nil && (b.ToolChoice.Type == wire.ToolChoiceAny || b.ToolChoice.Type == wire.ToolChoiceTool)); e != "" {
+			return invalid("%s", e)
+		}
+	}
+	if _, e := outputFormat(b.OutputConfig); e != nil {
+		return e
 	}
 	if tc := b.ToolChoice; tc != nil && tc.Type == wire.ToolChoiceTool &&
 		!slices.ContainsFunc(b.Tools, func(t wire.Tool) bool { return t.Name == tc.Name }) {
 		return invalid("tool_choice.tool.name: Tool '%s' not found in provided tools", tc.Name)
 	}
 	return nil
+}
+
+// outputFormat returns the JSON schema of output_config.format (JSON
+// outputs), nil when the request sets none, or the API's refusal of a
+// format it cannot enforce.
+func outputFormat(raw json.RawMessage) (json.RawMessage, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var oc struct {
+		Format *struct {
+			Type   string          `json:"type"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(raw, &oc); err != nil {
+		return nil, invalid("output_config: Input should be a valid dictionary")
+	}
+	if oc.Format == nil {
+		return nil, nil
+	}
+	if oc.Format.Type != "json_schema" {
+		return nil, invalid("output_config.format.type: Input should be 'json_schema'")
+	}
+	if len(oc.Format.Schema) == 0 {
+		return nil, invalid("output_config.format.schema: Field required")
+	}
+	if p := providertest.ClaudeSchemaProblem(oc.Format.Schema); p != "" {
+		return nil, invalid("output_config.format.%s", p)
+	}
+	return oc.Format.Schema, nil
+}
+
+// ThinkingConflict returns the API's message refusing what a request with
+// thinking enabled may not also ask for (temperature other than 1, top_p
+// below 0.95, top_k, a tool_choice forcing tool use); "" when nothing.
+// bedrocktest applies the same rules to Claude models.
+func ThinkingConflict(temperature, topP *float64, topK *int, forcedTool bool) string {
+	const doc = " Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility"
+	switch {
+	case temperature != nil && *temperature != 1:
+		return "`temperature` may only be set to 1 when thinking is enabled." + doc
+	case topP != nil && *topP < 0.95:
+		return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled." + doc
+	case topK != nil:
+		return "`top_k` must be unset when thinking is enabled." + doc
+	case forcedTool:
+		return "Thinking may not be enabled when tool_choice forces tool use."
+	}
+	return ""
 }
 
 // validateMessages checks roles, empty text blocks and tool results.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/bedrock"
 )
 
@@ -72,7 +73,13 @@ func echoAnswer(b *wire.ConverseRequest) (tool *wire.ToolSpec, text string) {
 			}
 		}
 	}
-	return nil, "echo: " + lastText
+	answer := "echo: " + lastText
+	if oc := b.OutputConfig; oc != nil && oc.TextFormat != nil && oc.TextFormat.Structure.JSONSchema != nil {
+		if j, err := providertest.SchemaInstance(json.RawMessage(oc.TextFormat.Structure.JSONSchema.Schema), answer); err == nil {
+			return nil, string(j) // structured output: JSON of the schema
+		}
+	}
+	return nil, answer
 }
 
 func (s *Server) usageFor(b *wire.ConverseRequest) wire.TokenUsage {

@@ -56,6 +56,16 @@ func TestServerValidation(t *testing.T) {
 		msg     string
 	}{
 		{"ok", "/model/m/converse", hello, 200, "", ""},
+		{"thinking-not-claude", "/model/amazon.nova-pro-v1:0/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}}}`, 400, "ValidationException", "extraneous key [thinking]"},
+		{"thinking-small-budget", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":100}}}`, 400, "ValidationException", "greater than or equal to 1024"},
+		{"thinking-over-max", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"maxTokens":1024},"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}}}`, 400, "ValidationException", "`max_tokens` must be greater than `thinking.budget_tokens`"},
+		{"thinking-temperature", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"temperature":0.5},"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}}}`, 400, "ValidationException", "`temperature` may only be set to 1"},
+		{"thinking-top-k", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"additionalModelRequestFields":{"top_k":3,"thinking":{"type":"enabled","budget_tokens":1024}}}`, 400, "ValidationException", "`top_k` must be unset"},
+		{"thinking-ok", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"maxTokens":2000,"temperature":1},"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}}}`, 200, "", ""},
+		{"output-schema-not-object", "/model/m/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"[1]"}}}}}`, 400, "ValidationException", "not a valid JSON object"},
+		{"output-type", "/model/m/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json","structure":{"jsonSchema":{"schema":"{}"}}}}}`, 400, "ValidationException", "outputConfig.textFormat.type"},
+		{"output-claude-open-object", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}"}}}}}`, 400, "ValidationException", "'additionalProperties' must be explicitly set to false"},
+		{"output-ok", "/model/anthropic.claude-x/converse", `{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\",\"additionalProperties\":false}","name":"n"}}}}}`, 200, "", ""},
 		{"unknown-path", "/model/m/chat", hello, 404, "UnknownOperationException", "Unknown operation"},
 		{"not-json", "/model/m/converse", `[1]`, 400, "SerializationException", ""},
 		{"unknown-field", "/model/m/converse", `{"messages":[],"model":"x"}`, 400, "ValidationException", "extraneous key [model]"},

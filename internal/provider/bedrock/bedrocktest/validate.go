@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/airgw/airgw/internal/provider/providertest"
 	wire "github.com/airgw/airgw/internal/wire/bedrock"
 )
 
@@ -50,6 +51,90 @@ func validate(r *http.Request, rec *Request) *apiError {
 	}
 	if e := validateConfig(&b); e != nil {
 		return e
+	}
+	if _, e := outputSchema(rec.ModelID, &b); e != nil {
+		return e
+	}
+	return validateThinking(rec.ModelID, &b)
+}
+
+// outputSchema returns the JSON schema of a structured output request
+// (outputConfig.textFormat), nil when there is none, or Bedrock's refusal:
+// the schema must be JSON text holding an object, and Claude models apply
+// their JSON outputs rules to it.
+func outputSchema(model string, b *wire.ConverseRequest) (json.RawMessage, *apiError) {
+	oc := b.OutputConfig
+	if oc == nil {
+		return nil, nil
+	}
+	tf := oc.TextFormat
+	if tf == nil {
+		return nil, validation("1 validation error detected: Value null at 'outputConfig.textFormat' failed to satisfy constraint: Member must not be null")
+	}
+	if tf.Type != wire.OutputFormatJSONSchema {
+		return nil, validation("1 validation error detected: Value '%s' at 'outputConfig.textFormat.type' failed to satisfy constraint: Member must satisfy enum value set: [json_schema]", tf.Type)
+	}
+	js := tf.Structure.JSONSchema
+	if js == nil {
+		return nil, validation("The OutputFormatStructure at outputConfig.textFormat.structure must set jsonSchema.")
+	}
+	schema := json.RawMessage(js.Schema)
+	if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return nil, validation("The json schema definition at outputConfig.textFormat.structure.jsonSchema.schema is not a valid JSON object.")
+	}
+	if strings.Contains(strings.ToLower(model), "anthropic.") {
+		if p := providertest.ClaudeSchemaProblem(schema); p != "" {
+			return nil, validation("The model returned the following errors: output_config.format.%s", p)
+		}
+	}
+	return schema, nil
+}
+
+// validateThinking checks additionalModelRequestFields.thinking as Bedrock
+// does: other vendors' models refuse the key, and Claude applies its own
+// rules (a budget of at least 1024 tokens below maxTokens; no temperature
+// other than 1, top_p below 0.95, top_k or forced tool use alongside),
+// whose messages Bedrock passes on.
+func validateThinking(model string, b *wire.ConverseRequest) *apiError {
+	var extra struct {
+		Thinking *struct {
+			Type         string `json:"type"`
+			BudgetTokens int    `json:"budget_tokens"`
+		} `json:"thinking"`
+		TopK *int `json:"top_k"`
+	}
+	if len(b.AdditionalModelRequestFields) == 0 || json.Unmarshal(b.AdditionalModelRequestFields, &extra) != nil || extra.Thinking == nil {
+		return nil
+	}
+	if !strings.Contains(strings.ToLower(model), "anthropic.") {
+		return validation("The model returned the following errors: Malformed input request: extraneous key [thinking] is not permitted, please reformat your request.")
+	}
+	th := extra.Thinking
+	if th.Type != "enabled" {
+		return nil
+	}
+	const prefix = "The model returned the following errors: "
+	if th.BudgetTokens < 1024 {
+		return validation(prefix + "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+	}
+	var temperature, topP *float64
+	if ic := b.InferenceConfig; ic != nil {
+		if ic.MaxTokens != nil && *ic.MaxTokens <= th.BudgetTokens {
+			return validation(prefix + "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+		}
+		temperature, topP = ic.Temperature, ic.TopP
+	}
+	forced := b.ToolConfig != nil && b.ToolConfig.ToolChoice != nil && (b.ToolConfig.ToolChoice.Any != nil || b.ToolConfig.ToolChoice.Tool != nil)
+	const doc = " Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility"
+	switch {
+	case temperature != nil && *temperature != 1:
+		return validation(prefix + "`temperature` may only be set to 1 when thinking is enabled." + doc)
+	case topP != nil && *topP < 0.95:
+		return validation(prefix + "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled." + doc)
+	case extra.TopK != nil:
+		return validation(prefix + "`top_k` must be unset when thinking is enabled." + doc)
+	case forced:
+		return validation(prefix + "Thinking may not be enabled when tool_choice forces tool use.")
 	}
 	return nil
 }

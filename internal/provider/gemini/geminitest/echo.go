@@ -107,17 +107,52 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, idx int, model s
 			return
 		case <-t.C:
 		}
-		s.echo(w, r, idx, model, stream, b, -1)
+		s.echo(w, r, idx, model, stream, b, -1, nil)
+	case "midstream-error":
+		e := streamError(arg)
+		if e == nil || !stream {
+			invalid("geminitest: midstream-error:<429|500|503> needs streamGenerateContent").write(w)
+			return
+		}
+		s.echo(w, r, idx, model, stream, b, midstreamAfter, e)
 	case "cut":
 		k, err := strconv.Atoi(arg)
 		if err != nil || k < 0 || !stream {
 			invalid("geminitest: cut:K needs a number and streamGenerateContent").write(w)
 			return
 		}
-		s.echo(w, r, idx, model, stream, b, k)
+		s.echo(w, r, idx, model, stream, b, k, nil)
 	default:
-		s.echo(w, r, idx, model, stream, b, -1)
+		s.echo(w, r, idx, model, stream, b, -1, nil)
 	}
+}
+
+// midstreamAfter is the number of echo chunks a "midstream-error:" stream
+// sends before its error.
+const midstreamAfter = 2
+
+// streamError returns the error a "midstream-error:<kind>" stream ends
+// with, nil for an unknown kind. Gemini reports a failure after the
+// stream has started as one more SSE event holding Google's error object,
+// {"error": {"code", "message", "status"}}, and ends the body: the HTTP
+// status (200) was sent long before. The 503 is the recorded
+// error-503-unavailable body, which was captured in such a stream.
+func streamError(kind string) *wire.Status {
+	switch kind {
+	case "429":
+		return &wire.Status{Code: 429, Status: "RESOURCE_EXHAUSTED", Message: "Resource has been exhausted (e.g. check quota).",
+			Details: []json.RawMessage{json.RawMessage(`{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"3s"}`)}}
+	case "500":
+		return &wire.Status{Code: 500, Status: "INTERNAL", Message: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"}
+	case "503":
+		_, _, body, err := LoadFixture("error-503-unavailable")
+		var eb wire.ErrorBody
+		if err != nil || json.Unmarshal(body, &eb) != nil {
+			return nil
+		}
+		return &eb.Error
+	}
+	return nil
 }
 
 // serveError answers with the error of the given HTTP status.
@@ -193,8 +228,9 @@ func neutral(u *wire.UsageMetadata) *llm.Usage {
 		CacheReadTokens: u.CachedContentTokenCount, ReasoningTokens: u.ThoughtsTokenCount}
 }
 
-// echo answers deterministically; cut >= 0 drops a stream after cut chunks.
-func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model string, stream bool, req *wire.Request, cut int) {
+// echo answers deterministically; cut >= 0 drops a stream after cut
+// chunks, or, with fail, sends fail as an error event there and ends it.
+func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model string, stream bool, req *wire.Request, cut int, fail *wire.Status) {
 	n := idx + 1
 	id := fmt.Sprintf("geminitest-%d", n)
 	answer := "echo: " + lastUserText(req)
@@ -211,6 +247,9 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 			name = fc.AllowedFunctionNames[0]
 		}
 		call = &wire.Part{FunctionCall: &wire.FunctionCall{Name: name, Args: json.RawMessage("{}")}}
+		if strings.HasPrefix(model, "gemini-3") {
+			call.ThoughtSignature = IssueSignature(n)
+		}
 		answer = "{}"
 	}
 	total := EchoUsage(req, answer)
@@ -258,7 +297,16 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 	h.Set("Content-Disposition", "attachment")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	failNow := func() {
+		b, _ := json.Marshal(wire.ErrorBody{Error: *fail})
+		fmt.Fprintf(w, "data: %s\r\n\r\n", b)
+		_ = rc.Flush()
+	}
 	for i, c := range chunks {
+		if i == cut && fail != nil {
+			failNow()
+			return
+		}
 		if i == cut {
 			_ = rc.Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
@@ -271,6 +319,10 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request, idx int, model str
 		if err := rc.Flush(); err != nil || r.Context().Err() != nil {
 			return
 		}
+	}
+	if cut >= len(chunks) && fail != nil {
+		failNow()
+		return
 	}
 	if cut >= len(chunks) {
 		_ = rc.Flush()

@@ -1,20 +1,28 @@
 // Package geminitest provides a strict fake of the Gemini API
 // (generativelanguage.googleapis.com/v1beta) for tests. It validates
 // requests the way the real API does (key header, path, method suffix,
-// unknown fields, roles, parts, function responses, tool schemas) and
+// unknown fields, roles, parts, function responses, tool schemas, thought
+// signatures it did not issue, and for "gemini-3..." models function calls
+// of the current turn without one) and
 // answers according to the model named in the path:
 //
 //   - "fixture:<name>" replays testdata/<name>.http byte for byte (status,
 //     headers, body); see FixtureNames.
 //   - "error:<status>" answers 400, 403, 404, 429 (RESOURCE_EXHAUSTED with
 //     a RetryInfo of 2s), 500, 503 or 504 with Google's error body.
+//   - "midstream-error:<status>" (streamGenerateContent) streams two echo
+//     chunks, then Google's error object as one more SSE event, and ends:
+//     429 (RESOURCE_EXHAUSTED with a RetryInfo of 3s), 500 (INTERNAL) or
+//     503 (UNAVAILABLE, the recorded body).
 //   - "cut:K" streams K chunks, then drops the connection.
 //   - "slow:<duration>" waits (until the client cancels) before echoing.
 //   - any other model echoes: "echo: " + the last user text, streamed one
 //     word per chunk with \r\n\r\n separators and growing usageMetadata,
 //     as the real API streams; a request with tools whose last turn is the
 //     user's text gets a functionCall of the first tool (or the first of
-//     allowedFunctionNames) with args {}, unless the mode is NONE.
+//     allowedFunctionNames) with args {}, unless the mode is NONE; for a
+//     "gemini-3..." model the call carries a thoughtSignature
+//     (IssueSignature), as Gemini 3 always signs its calls.
 //     embedContent and batchEmbedContents return deterministic vectors
 //     (or, for an "error:<status>" model, that error).
 //
@@ -171,6 +179,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, e := decodeRequest(rec.Raw)
 	if e == nil {
 		e = validateRequest(body)
+	}
+	if e == nil {
+		e = validateSignatures(rec.Model, body)
 	}
 	if e != nil {
 		e.write(rw)

@@ -210,3 +210,78 @@ func validateSchema(raw json.RawMessage, at string) *apiError {
 	}
 	return nil
 }
+
+// SkipSignature is the thoughtSignature Google documents for function
+// calls Gemini did not produce; Gemini 3 models accept it in place of a
+// real signature.
+const SkipSignature = "skip_thought_signature_validator"
+
+// issuedPrefix starts the (decoded) signatures the echo issues.
+const issuedPrefix = "geminitest-signature-"
+
+// IssueSignature returns the thoughtSignature the echo puts on the n-th
+// answer's function call.
+func IssueSignature(n int) string {
+	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s%d", issuedPrefix, n))
+}
+
+// fixtureSignatures are the signatures Gemini produced in the recorded
+// fixtures.
+var fixtureSignatures = func() map[string]bool {
+	re := regexp.MustCompile(`"thoughtSignature":\s*"([^"]+)"`)
+	out := map[string]bool{}
+	for _, name := range FixtureNames() {
+		raw, _ := fixtureFS.ReadFile("testdata/" + name + ".http")
+		for _, m := range re.FindAllSubmatch(raw, -1) {
+			out[string(m[1])] = true
+		}
+	}
+	return out
+}()
+
+// validateSignatures checks thought signatures as Gemini does: each must
+// be one Gemini produced (a recorded one, or one this fake issued) or
+// SkipSignature, and a Gemini 3 model wants one on the first function call
+// of every model step of the current turn (the contents after the last
+// user text).
+func validateSignatures(model string, b *wire.Request) *apiError {
+	for i, c := range b.Contents {
+		for j, p := range c.Parts {
+			sig := p.ThoughtSignature
+			if sig == "" || sig == SkipSignature || fixtureSignatures[sig] {
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(sig)
+			if err != nil {
+				raw, err = base64.URLEncoding.DecodeString(sig)
+			}
+			if err != nil {
+				return invalid("Invalid value at 'contents[%d].parts[%d].thought_signature' (TYPE_BYTES), Base64 decoding failed for %q", i, j, sig)
+			}
+			if !bytes.HasPrefix(raw, []byte(issuedPrefix)) {
+				return invalid("Corrupted thought signature.")
+			}
+		}
+	}
+	if !strings.HasPrefix(model, "gemini-3") {
+		return nil
+	}
+	start := 0
+	for i, c := range b.Contents {
+		if c.Role == wire.RoleUser && slices.ContainsFunc(c.Parts, func(p wire.Part) bool { return p.Text != "" }) {
+			start = i + 1
+		}
+	}
+	for i := start; i < len(b.Contents); i++ {
+		for j, p := range b.Contents[i].Parts {
+			if p.FunctionCall == nil {
+				continue
+			}
+			if p.ThoughtSignature == "" {
+				return invalid("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:%s` , position %d. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.", p.FunctionCall.Name, j+1)
+			}
+			break // only a step's first call carries one
+		}
+	}
+	return nil
+}
