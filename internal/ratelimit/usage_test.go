@@ -52,7 +52,7 @@ func TestUsageMatchesHeaders(t *testing.T) {
 		if r := h.Get("X-Ratelimit-Remaining-Tokens"); r != strconv.FormatInt(got[1].Remaining, 10) {
 			t.Errorf("header remaining tokens %s, Usage %d", r, got[1].Remaining)
 		}
-		if r := h.Get("X-Ratelimit-Reset-Requests"); r != resetText(got[3].Reset+now.Sub(at)) {
+		if r := h.Get("X-Ratelimit-Reset-Requests"); r != FormatReset(got[3].Reset+now.Sub(at)) {
 			t.Errorf("header reset %s, Usage %v half a second later", r, got[3].Reset)
 		}
 	}
