@@ -128,7 +128,9 @@ teams:
 	}
 }
 
-func dollarsText(nano int64) string { return strconv.FormatInt(nano/1e9, 10) + "." + leftPad(strconv.FormatInt(nano%1e9, 10)) }
+func dollarsText(nano int64) string {
+	return strconv.FormatInt(nano/1e9, 10) + "." + leftPad(strconv.FormatInt(nano%1e9, 10))
+}
 
 func leftPad(s string) string {
 	for len(s) < 9 {

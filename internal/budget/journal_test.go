@@ -263,7 +263,7 @@ func TestAlertsNotRepeatedAfterRestart(t *testing.T) {
 	}
 
 	tr, n, stop = restart(day1.Add(time.Hour))
-	userSpend(tr, day1.Add(time.Hour), usd1/2)  // 85%: nothing new
+	userSpend(tr, day1.Add(time.Hour), usd1/2)   // 85%: nothing new
 	userSpend(tr, day1.Add(2*time.Hour), 2*usd1) // 105%
 	if got := percents(n); len(got) != 1 || got[0] != 100 {
 		t.Errorf("alerts after a restart = %v, want only 100 (50 and 80 were sent)", got)
