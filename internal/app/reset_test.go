@@ -2,7 +2,13 @@ package app
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/airgw/airgw/internal/keys"
@@ -137,4 +143,53 @@ func leftPad(s string) string {
 		s = "0" + s
 	}
 	return s
+}
+
+// TestAlertsNotRepeatedAfterRestart: an end user's budget (which the
+// spend rebuild does not know) alerts at 50% once; after a restart, more
+// spend below the next threshold sends nothing, where it used to send 50%
+// again.
+func TestAlertsNotRepeatedAfterRestart(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	alerts := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+	dir := t.TempDir()
+	conf := `
+alerts:
+  webhook: {url: "` + hook.URL + `", secret: "0123456789abcdef0123", allow_private_network: true, retries: 0}
+teams:
+  search:
+    users:
+      budget: {limit_usd: 0.0001, period: daily, hard: false}
+`
+	body := `{"model":"chat-oa","max_tokens":8,"messages":[{"role":"user","content":"hello"}]}`
+	g, ks := startGovIn(t, dir, conf, keys.CreateOptions{Name: "app", Team: "search"})
+	send := func(g *govGateway) {
+		t.Helper()
+		status, h, resp := g.do("POST", "/v1/chat/completions", ks["app"], body, "X-Airgw-User", "alice")
+		if status != 200 || h.Get("X-Airgw-Cost-USD") != "0.000025000" {
+			t.Fatalf("request = %d %s, cost %s; the test assumes $0.000025 a request", status, resp, h.Get("X-Airgw-Cost-USD"))
+		}
+	}
+	send(g) // 25%
+	send(g) // 50%: alert
+	g.stop()
+	if a := alerts(); len(a) != 1 || !strings.Contains(a[0], `"threshold_percent":50`) || !strings.Contains(a[0], `"budget":"user:team:search/alice"`) {
+		t.Fatalf("alerts before the restart = %q, want 50%% for alice", a)
+	}
+	g.app.Close()
+
+	g2, _ := startGovIn(t, dir, conf)
+	send(g2) // 75%: nothing new
+	g2.stop()
+	if a := alerts(); len(a) != 1 {
+		t.Errorf("alerts after a restart = %q, want none new (50%% was sent before it)", a[1:])
+	}
 }
