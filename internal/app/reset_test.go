@@ -167,7 +167,7 @@ alerts:
 teams:
   search:
     users:
-      budget: {limit_usd: 0.0001, period: daily, hard: false}
+      budget: {limit_usd: 0.0001, period: monthly, hard: false}
 `
 	body := `{"model":"chat-oa","max_tokens":8,"messages":[{"role":"user","content":"hello"}]}`
 	g, ks := startGovIn(t, dir, conf, keys.CreateOptions{Name: "app", Team: "search"})
