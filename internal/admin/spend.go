@@ -69,21 +69,16 @@ func (s *Service) settings() *Settings {
 	return s.Settings()
 }
 
-// visibleKeys lists the active keys p may see, one per family: a key
-// rotated into one still listed (in its grace period) shares its account
-// and settings, so it is left out.
+// visibleKeys lists the keys p may see, rotated and revoked ones left out
+// (a rotated key's family is its successor's).
 func (s *Service) visibleKeys(ctx context.Context, p *Principal) ([]keys.Key, error) {
 	ks, err := s.Keys.List(ctx, keys.ListFilter{})
 	if err != nil {
 		return nil, err
 	}
-	listed := make(map[string]bool, len(ks))
+	out := ks[:0]
 	for _, k := range ks {
-		listed[k.ID] = true
-	}
-	var out []keys.Key
-	for _, k := range ks {
-		if p.CanSeeTeam(k.Team) && !listed[k.RotatedTo] {
+		if p.CanSeeTeam(k.Team) {
 			out = append(out, k)
 		}
 	}

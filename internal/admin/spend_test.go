@@ -167,22 +167,3 @@ func TestResetWithoutTracker(t *testing.T) {
 		t.Errorf("ResetBudget without a tracker = %v, want an error naming the serving gateway", err)
 	}
 }
-
-// TestRotatedKeyListedOnce: during a rotation's grace period the old and
-// the new key share one account; budgets and limits list it once.
-func TestRotatedKeyListedOnce(t *testing.T) {
-	f := newFixture(t)
-	if st, body := f.do(adminKey, "POST", "/admin/v1/keys/"+f.ids["red"]+"/rotate", `{"grace":"1h"}`); st != 200 {
-		t.Fatalf("rotate = %d %s", st, body)
-	}
-	k, err := f.svc.Keys.Get(context.Background(), f.ids["red"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{"/admin/v1/budgets", "/admin/v1/limits"} {
-		st, body := f.do(adminKey, "GET", path+"?account=key:"+k.FamilyID(), "")
-		if n := strings.Count(body, `"key:`+k.FamilyID()+`"`); st != 200 || n != 1 {
-			t.Errorf("GET %s = %d with the family's account %d times, want once: %s", path, st, n, body)
-		}
-	}
-}
