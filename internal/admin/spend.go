@@ -69,8 +69,9 @@ func (s *Service) settings() *Settings {
 	return s.Settings()
 }
 
-// visibleKeys lists the keys p may see, rotated and revoked ones left out
-// (a rotated key's family is its successor's).
+// visibleKeys lists the keys p may see. Revoked keys are left out, and so
+// are keys rotated away (their revocation is set at rotation, for the end
+// of the grace period), so each family is listed once.
 func (s *Service) visibleKeys(ctx context.Context, p *Principal) ([]keys.Key, error) {
 	ks, err := s.Keys.List(ctx, keys.ListFilter{})
 	if err != nil {
