@@ -99,14 +99,16 @@ func (t *Tracker) Run(ctx context.Context) {
 	}
 }
 
-// Reset sets the spend of b's period holding now to zero and re-arms its
-// alerts, as an admin asks. The reservations of requests in flight stay
-// (they still bound what new requests may reserve) and settle as usual:
-// their cost counts as spend after the reset, so the spend after a reset
-// never passes the limit either. With a Journal, the reset is stored
-// before Reset returns, so that the spend rebuilt at the next start
-// honours it; if it cannot be stored, the spend is put back and the error
-// returned. Reset returns b's status before and after.
+// Reset takes the spend of b's period holding now back to zero and
+// re-arms its alerts, as an admin asks. With a Journal, the reset is
+// stored first, and only then applied: if it cannot be stored, nothing
+// changes and the error is returned, and once Reset returns, the spend
+// rebuilt at the next start honours it. Reservations of requests in
+// flight stay (they still bound what new requests may reserve) and settle
+// as usual, so their cost counts as spend after the reset, and the spend
+// after a reset never passes the limit either. Spend settled while the
+// reset is being stored counts after it too. Reset returns b's status
+// before and after.
 func (t *Tracker) Reset(ctx context.Context, b Budget, now time.Time, actor string) (before, after Status, err error) {
 	a := t.account(b.Account)
 	k := b.Spec.Period.index()
@@ -115,25 +117,24 @@ func (t *Tracker) Reset(ctx context.Context, b Budget, now time.Time, actor stri
 	}
 	a.mu.Lock()
 	s, _ := a.roll(k, now, t.loc)
-	saved := *s
 	before = status(b, s)
-	s.spent, s.alerted, s.refused, s.epoch = 0, 0, false, now
+	start, amount := s.start, s.spent
+	a.mu.Unlock()
+	if t.journal != nil {
+		err := t.journal.AddBudgetEvent(ctx, Event{Type: EventReset, Account: b.Account, Period: b.Spec.Period,
+			PeriodStart: start, At: now, Epoch: now, Amount: amount, Actor: actor})
+		if err != nil {
+			return before, before, fmt.Errorf("budget: recording the reset of %s: %w", b.Account, err)
+		}
+	}
+	a.mu.Lock()
+	s, _ = a.roll(k, now, t.loc)
+	if s.start.Equal(start) { // else the period ended meanwhile: nothing left to reset
+		s.spent = max(s.spent-amount, 0)
+		s.alerted, s.refused, s.epoch = 0, false, now
+	}
 	after = status(b, s)
 	a.mu.Unlock()
-	if t.journal == nil {
-		return before, after, nil
-	}
-	err = t.journal.AddBudgetEvent(ctx, Event{Type: EventReset, Account: b.Account, Period: b.Spec.Period,
-		PeriodStart: saved.start, At: now, Epoch: now, Amount: saved.spent, Actor: actor})
-	if err != nil {
-		a.mu.Lock()
-		if s, _ := a.roll(k, now, t.loc); s.start.Equal(saved.start) {
-			s.spent += saved.spent
-			s.alerted, s.refused, s.epoch = max(s.alerted, saved.alerted), s.refused || saved.refused, saved.epoch
-		}
-		a.mu.Unlock()
-		return before, before, fmt.Errorf("budget: recording the reset of %s: %w", b.Account, err)
-	}
 	return before, after, nil
 }
 

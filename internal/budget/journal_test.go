@@ -14,9 +14,15 @@ type memJournal struct {
 	mu     sync.Mutex
 	events []Event
 	fail   bool
+	// during, if set, runs inside AddBudgetEvent: what requests do while
+	// the database writes.
+	during func()
 }
 
 func (j *memJournal) AddBudgetEvent(_ context.Context, e Event) error {
+	if j.during != nil {
+		j.during()
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.fail {
@@ -151,20 +157,49 @@ func TestResetSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestResetNotStoredIsUndone: when the journal cannot store the reset,
-// Reset fails and the spend stays, so what the API says and what a restart
-// rebuilds agree.
-func TestResetNotStoredIsUndone(t *testing.T) {
+// TestResetNotStoredChangesNothing: when the journal cannot store the
+// reset, Reset fails and changes nothing, so what the API says and what a
+// restart rebuilds agree; a request arriving while the write is under way
+// is checked against the spend before the reset, so even a failed reset
+// never lets spend pass the limit.
+func TestResetNotStoredChangesNothing(t *testing.T) {
 	j := &memJournal{fail: true}
 	b := teamBudget(10*usd1, Daily, true)
 	t0 := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 	tr := NewTracker(Options{Journal: j})
-	spend(t, tr, &trail{}, t0, usd1, usd1, b)
+	spend(t, tr, &trail{}, t0, 9*usd1, 9*usd1, b)
+	j.during = func() {
+		if _, err := tr.Reserve(req(t0, 2*usd1, b)); err == nil {
+			t.Error("a request for 2.00 was admitted during a reset against 9.00 spent of 10.00")
+		}
+	}
 	if _, _, err := tr.Reset(context.Background(), b, t0.Add(time.Second), "x"); err == nil {
 		t.Fatal("Reset with a failing journal = nil, want an error")
 	}
-	if st := tr.Status(b, t0.Add(time.Second)); st.Spent != usd1 || !st.LastReset.IsZero() {
-		t.Errorf("after a failed reset: %+v, want the spend of 1.00 kept", st)
+	if st := tr.Status(b, t0.Add(time.Second)); st.Spent != 9*usd1 || !st.LastReset.IsZero() {
+		t.Errorf("after a failed reset: %+v, want the spend of 9.00 kept", st)
+	}
+}
+
+// TestSpendDuringResetCountsAfter: spend settled while the reset is being
+// stored counts after it, in memory and after a restart alike.
+func TestSpendDuringResetCountsAfter(t *testing.T) {
+	j, l := &memJournal{}, &trail{}
+	b := teamBudget(10*usd1, Monthly, true)
+	t0 := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	tr := NewTracker(Options{Journal: j})
+	spend(t, tr, l, t0, usd1, 4*usd1, b)
+	j.during = func() { j.during = nil; spend(t, tr, l, t0.Add(time.Second), usd1, usd1/4, b) }
+	_, after, err := tr.Reset(context.Background(), b, t0.Add(time.Second), "x")
+	if err != nil || after.Spent != usd1/4 {
+		t.Fatalf("Reset = %+v, %v; want 0.25 spent (settled during the reset)", after, err)
+	}
+	restarted := NewTracker(Options{Journal: j})
+	if err := restarted.Load(context.Background(), l, t0.Add(time.Minute), trailAccounts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := restarted.Status(b, t0.Add(time.Minute)).Spent; got != usd1/4 {
+		t.Errorf("after a restart: spent %d, want %d", got, usd1/4)
 	}
 }
 
