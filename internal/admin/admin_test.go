@@ -15,6 +15,7 @@ import (
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/keys"
+	"github.com/airgw/airgw/internal/ratelimit"
 	"github.com/airgw/airgw/internal/store/sqlite"
 	"github.com/airgw/airgw/internal/users"
 )
@@ -100,7 +101,8 @@ func teamName(t string) string {
 // key creates a fresh key in team and returns its id.
 func (f *fixture) key(team string) string {
 	f.n++
-	_, k, err := f.svc.Keys.Create(context.Background(), keys.CreateOptions{Name: "k" + strings.Repeat("x", f.n%3) + string(rune('a'+f.n%26)) + string(rune('a'+f.n/26)), Team: team})
+	_, k, err := f.svc.Keys.Create(context.Background(), keys.CreateOptions{Name: "k" + strings.Repeat("x", f.n%3) + string(rune('a'+f.n%26)) + string(rune('a'+f.n/26)), Team: team,
+		Settings: keys.Settings{Budget: &budget.Spec{Limit: 2_000_000_000, Period: budget.Daily, Hard: true, AlertAt: budget.DefaultAlertAt}, Limits: &ratelimit.Limits{RPM: 100}}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -158,6 +160,9 @@ var matrix = map[string]call{
 	},
 	"GET /admin/v1/budgets": func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/budgets", "" },
 	"GET /admin/v1/limits":  func(*fixture, string) (string, string, string) { return "GET", "/admin/v1/limits", "" },
+	"POST /admin/v1/budgets/reset": func(f *fixture, t string) (string, string, string) {
+		return "POST", "/admin/v1/budgets/reset", `{"account":"key:` + f.ids[t] + `"}`
+	},
 	"GET /admin/v1/usage": func(_ *fixture, t string) (string, string, string) {
 		return "GET", "/admin/v1/usage?group_by=model,day&team=" + t, ""
 	},
@@ -179,6 +184,7 @@ var teamScoped = map[string]bool{
 	"POST /admin/v1/keys/{id}/revoke": true, "POST /admin/v1/keys/{id}/rotate": true, "GET /admin/v1/teams/{team}": true,
 	"GET /admin/v1/users": true, "GET /admin/v1/users/{owner}/{user}": true, "PUT /admin/v1/users/{owner}/{user}": true,
 	"GET /admin/v1/usage": true, "GET /admin/v1/audit/records": true, "GET /admin/v1/audit/export": true,
+	"POST /admin/v1/budgets/reset": true,
 }
 
 // TestAuthorizationMatrix (RELIABILITY T34): every route × every role ×

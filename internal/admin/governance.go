@@ -7,11 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/airgw/airgw/internal/audit"
 	"github.com/airgw/airgw/internal/budget"
-	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/ratelimit"
 	"github.com/airgw/airgw/internal/users"
 )
@@ -23,8 +21,7 @@ func (a *API) mountGovernance(s *Server) {
 		Query: map[string]string{"owner": "team:<name> or key:<family>"}, Response: "UserList"}, a.listUsers)
 	s.Handle("GET", "/admin/v1/users/{owner}/{user}", teamRoles, Doc{Summary: "One end user with its own settings.", Response: "User"}, a.getUser)
 	s.Handle("PUT", "/admin/v1/users/{owner}/{user}", teamRoles, Doc{Summary: "Set an end user's own budget and limits; null restores its owner's defaults.", Request: "UserSettings", Response: "User"}, a.putUser)
-	s.Handle("GET", "/admin/v1/budgets", teamRoles, Doc{Summary: "Every budget with its spend, reservations in flight, period and reset time.", Response: "BudgetList"}, a.listBudgets)
-	s.Handle("GET", "/admin/v1/limits", teamRoles, Doc{Summary: "The rate limits of the gateway, teams, keys and end users.", Response: "LimitList"}, a.listLimits)
+	a.mountSpend(s)
 	s.Handle("GET", "/admin/v1/usage", usageRoles, Doc{Summary: "Usage report: requests, tokens and cost grouped by any of " + strings.Join(audit.Dimensions, ", ") + " (a team_admin sees its team's).",
 		Query: filterDoc(map[string]string{"group_by": "comma-separated dimensions"}), Response: "Usage"}, a.usage)
 	s.Handle("GET", "/admin/v1/audit/records", auditRoles, Doc{Summary: "Audit records, oldest first, including admin changes.",
@@ -47,12 +44,7 @@ func filterDoc(extra map[string]string) map[string]string {
 	return out
 }
 
-func (a *API) settings() *Settings {
-	if a.Svc.Settings == nil {
-		return &Settings{}
-	}
-	return a.Svc.Settings()
-}
+func (a *API) settings() *Settings { return a.Svc.settings() }
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *Principal) {
 	out := []Team{}
@@ -134,149 +126,6 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, p *Principal) {
 		return
 	}
 	writeJSON(w, http.StatusOK, u)
-}
-
-// budgetView is a budget with its state, as GET /admin/v1/budgets shows it.
-type budgetView struct {
-	Account     string      `json:"account"`
-	Owner       string      `json:"owner"`
-	Path        string      `json:"path"`
-	Budget      budget.Spec `json:"budget"`
-	SpentUSD    string      `json:"spent_usd"`
-	ReservedUSD string      `json:"reserved_usd"`
-	PeriodStart time.Time   `json:"period_start"`
-	ResetsAt    time.Time   `json:"resets_at,omitzero"`
-}
-
-// budgets lists every budget p may see: the gateway's, the teams', the
-// keys' and the end users' (their own or their owner's default).
-func (a *API) budgets(r *http.Request, p *Principal) ([]budget.Budget, error) {
-	set := a.settings()
-	var out []budget.Budget
-	if set.Budget != nil && p.Role == RoleAdmin {
-		out = append(out, budget.Budget{Account: "global", Owner: "this gateway", Path: "budget", Spec: *set.Budget})
-	}
-	teamUsers := map[string]*keys.UserDefaults{}
-	for _, t := range set.Teams {
-		if !p.CanSeeTeam(t.Name) {
-			continue
-		}
-		if t.Budget != nil {
-			out = append(out, budget.Budget{Account: "team:" + t.Name, Owner: "team `" + t.Name + "`", Path: "teams." + t.Name + ".budget", Spec: *t.Budget})
-		}
-		teamUsers["team:"+t.Name] = t.Users
-	}
-	ks, err := a.Svc.Keys.List(r.Context(), keys.ListFilter{})
-	if err != nil {
-		return nil, err
-	}
-	type keyDefaults struct {
-		name string
-		d    *keys.UserDefaults
-	}
-	keyUsers := map[string]keyDefaults{}
-	for _, k := range ks {
-		if !p.CanSeeTeam(k.Team) {
-			continue
-		}
-		if k.Budget != nil {
-			out = append(out, budget.Budget{Account: "key:" + k.FamilyID(), Owner: "key `" + k.Name + "`", Path: "keys." + k.Name + ".budget", Spec: *k.Budget})
-		}
-		keyUsers["key:"+k.FamilyID()] = keyDefaults{k.Name, k.Users}
-	}
-	if reg := a.users(); reg != nil {
-		for _, u := range reg.List("") {
-			if !p.CanSeeTeam(userTeam(u.Owner)) {
-				continue
-			}
-			spec, path := u.Budget, "users."+u.Owner+"/"+u.ID+".budget"
-			if kd := keyUsers[u.Owner]; spec == nil && kd.d != nil && kd.d.Budget != nil {
-				spec, path = kd.d.Budget, "keys."+kd.name+".users.budget"
-			}
-			if d := teamUsers[u.Owner]; spec == nil && d != nil && d.Budget != nil {
-				spec, path = d.Budget, "teams."+userTeam(u.Owner)+".users.budget"
-			}
-			if spec != nil {
-				out = append(out, budget.Budget{Account: u.Account(), Owner: "end user `" + u.ID + "`", Path: path, Spec: *spec})
-			}
-		}
-	}
-	return out, nil
-}
-
-func (a *API) listBudgets(w http.ResponseWriter, r *http.Request, p *Principal) {
-	bs, err := a.budgets(r, p)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	out := []budgetView{}
-	now := a.Svc.now()
-	for _, b := range bs {
-		v := budgetView{Account: b.Account, Owner: strings.ReplaceAll(b.Owner, "`", ""), Path: b.Path, Budget: b.Spec, SpentUSD: "unknown", ReservedUSD: "unknown"}
-		if a.Svc.Budgets != nil {
-			st := a.Svc.Budgets.Status(b, now)
-			v.SpentUSD, v.ReservedUSD = dollars(st.Spent), dollars(st.Reserved)
-			v.PeriodStart, v.ResetsAt = st.PeriodStart, st.ResetsAt
-		}
-		out = append(out, v)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"budgets": out})
-}
-
-func dollars(nano int64) string {
-	s := strconv.FormatInt(nano/1e9, 10) + "." + fmt.Sprintf("%09d", nano%1e9)
-	return s
-}
-
-// limitView is one scope's configured limits.
-type limitView struct {
-	Scope  string            `json:"scope"`
-	Path   string            `json:"path"`
-	Limits *ratelimit.Limits `json:"limits"`
-}
-
-func (a *API) listLimits(w http.ResponseWriter, r *http.Request, p *Principal) {
-	set := a.settings()
-	out := []limitView{}
-	if set.Limits != nil && p.Role == RoleAdmin {
-		out = append(out, limitView{"global", "limits", set.Limits})
-	}
-	for _, t := range set.Teams {
-		if !p.CanSeeTeam(t.Name) {
-			continue
-		}
-		if t.Limits != nil {
-			out = append(out, limitView{"team:" + t.Name, "teams." + t.Name + ".limits", t.Limits})
-		}
-		if t.Users != nil && t.Users.Limits != nil {
-			out = append(out, limitView{"users of team:" + t.Name, "teams." + t.Name + ".users.limits", t.Users.Limits})
-		}
-	}
-	ks, err := a.Svc.Keys.List(r.Context(), keys.ListFilter{})
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	for _, k := range ks {
-		if !p.CanSeeTeam(k.Team) {
-			continue
-		}
-		if k.Limits != nil {
-			out = append(out, limitView{"key:" + k.FamilyID(), "keys." + k.Name + ".limits", k.Limits})
-		}
-		if k.Users != nil && k.Users.Limits != nil {
-			out = append(out, limitView{"users of key:" + k.FamilyID(), "keys." + k.Name + ".users.limits", k.Users.Limits})
-		}
-	}
-	if reg := a.users(); reg != nil {
-		for _, u := range reg.List("") {
-			if u.Limits != nil && p.CanSeeTeam(userTeam(u.Owner)) {
-				out = append(out, limitView{u.Account(), "users." + u.Owner + "/" + u.ID + ".limits", u.Limits})
-			}
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"limits": out})
 }
 
 // filter reads the audit filter of a query.

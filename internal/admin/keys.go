@@ -57,6 +57,8 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "))
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": "))
 	case errors.Is(err, keys.ErrNotFound), errors.Is(err, users.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such key or user; GET /admin/v1/keys lists the keys")
 	case errors.Is(err, keys.ErrDuplicateName), errors.Is(err, keys.ErrRevoked):

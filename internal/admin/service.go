@@ -61,6 +61,9 @@ type Service struct {
 	// the database and no Budgets (spend lives in the serving process).
 	Users   *users.Registry
 	Budgets *budget.Tracker
+	// Limiter is the running gateway's, for the live state of the rate
+	// limits; nil shows the configured limits only.
+	Limiter *ratelimit.Limiter
 	// Audit receives the change records.
 	Audit audit.Recorder
 	// Settings returns the configuration in force.

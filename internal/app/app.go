@@ -211,7 +211,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		Idempotency: idem,
 	}))
 	a.Settings.Store(adminSettings(cfg))
-	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Audit: aw,
+	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Limiter: gov.limiter, Audit: aw,
 		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
 	adm, err := a.startAdmin(ctx, cfg, svc)
 	if err != nil {

@@ -41,7 +41,7 @@ func (a *App) openGovernance(ctx context.Context, cfg *config.Config) (*governan
 		g.notifier = newWebhookNotifier(w, a.Log)
 		n = g.notifier
 	}
-	g.budgets = budget.NewTracker(budget.Options{Location: loc, Notifier: n, Logger: a.Log})
+	g.budgets = budget.NewTracker(budget.Options{Location: loc, Notifier: n, Logger: a.Log, Journal: a.db})
 	ks, err := a.db.ListKeys(ctx, keys.ListFilter{IncludeRevoked: true})
 	if err != nil {
 		return nil, fmt.Errorf("listing keys for the spend rebuild: %w", err)
@@ -75,12 +75,13 @@ func (a *App) openGovernance(ctx context.Context, cfg *config.Config) (*governan
 }
 
 // run saves new end users every second, forgets idle rate-limit counters
-// every minute and delivers alerts, until ctx is done; it returns once
+// every minute, journals and delivers alerts, until ctx is done; it returns once
 // every goroutine has stopped (new users saved, alerts delivered or given
 // up).
 func (g *governance) run(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { g.users.Run(ctx, time.Second) })
+	wg.Go(func() { g.budgets.Run(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()

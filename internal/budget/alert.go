@@ -26,6 +26,9 @@ type Alert struct {
 	PeriodStart time.Time
 	ResetsAt    time.Time
 	At          time.Time
+	// epoch is the period's last reset when the alert was decided, for
+	// the Journal.
+	epoch time.Time
 }
 
 // MarshalJSON is the webhook payload: money as dollar text, times in UTC.
@@ -73,6 +76,7 @@ func (t *Tracker) alert(a Alert) {
 	if t.notify != nil {
 		t.notify.Notify(a)
 	}
+	t.remember(a)
 }
 
 // Discard is a Notifier that drops alerts (the log still has them).

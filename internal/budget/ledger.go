@@ -43,11 +43,19 @@ func (t *Tracker) Load(ctx context.Context, l Ledger, now time.Time, accountsOf 
 			}
 		}
 	}
+	if t.journal != nil {
+		start, _ := Total.bounds(now, t.loc) // the earliest start of all
+		events, err := t.journal.BudgetEvents(ctx, start)
+		if err != nil {
+			return fmt.Errorf("budget: reading the budget journal: %w", err)
+		}
+		t.replay(events, now)
+	}
 	for _, b := range budgets {
 		a := t.account(b.Account)
 		a.mu.Lock()
 		s, _ := a.roll(b.Spec.Period.index(), now, t.loc)
-		s.alerted = crossed(b.Spec, s.spent, 0)
+		s.alerted = max(s.alerted, crossed(b.Spec, s.spent, 0))
 		a.mu.Unlock()
 	}
 	t.Define(budgets)

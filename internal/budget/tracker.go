@@ -20,7 +20,9 @@ type Tracker struct {
 	loc      *time.Location
 	log      *slog.Logger
 	notify   Notifier
-	accounts sync.Map // account name → *account
+	journal  Journal
+	events   chan Event // alerts for the journal, written by Run
+	accounts sync.Map   // account name → *account
 }
 
 // Options configures a Tracker.
@@ -31,6 +33,10 @@ type Options struct {
 	Notifier Notifier
 	// Logger receives alerts; nil discards them.
 	Logger *slog.Logger
+	// Journal keeps resets and the alerts sent across restarts (Load reads
+	// it back, Run writes the alerts to it); nil keeps them in memory only,
+	// and a restart sends again the alerts of spend it cannot see crossed.
+	Journal Journal
 }
 
 // NewTracker returns an empty Tracker.
@@ -41,7 +47,11 @@ func NewTracker(o Options) *Tracker {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{loc: o.Location, log: o.Logger, notify: o.Notifier}
+	t := &Tracker{loc: o.Location, log: o.Logger, notify: o.Notifier, journal: o.Journal}
+	if o.Journal != nil {
+		t.events = make(chan Event, journalQueue)
+	}
+	return t
 }
 
 // account is the spend of one account in the current period of each kind.
@@ -58,6 +68,9 @@ type state struct {
 	spent, reserved int64
 	alerted         int  // highest alert threshold sent this period, percent
 	refused         bool // a refusal alert was sent this period
+	// epoch is the time of the period's last reset by an admin; zero when
+	// there was none.
+	epoch time.Time
 }
 
 // roll moves the period of kind k to the one holding at, if at is past its
@@ -150,7 +163,7 @@ func (t *Tracker) Reserve(r Request) (*Hold, error) {
 			refused, refusedState = b, *s
 			if !s.refused {
 				s.refused = true
-				defer t.alert(Alert{Type: AlertRefused, Budget: *b, Spent: s.spent, PeriodStart: s.start, ResetsAt: s.end, At: r.At})
+				defer t.alert(Alert{Type: AlertRefused, Budget: *b, Spent: s.spent, PeriodStart: s.start, ResetsAt: s.end, At: r.At, epoch: s.epoch})
 			}
 		}
 	}
@@ -238,7 +251,7 @@ func (h *Hold) Settle(cost int64) {
 		}
 		if th := crossed(b.Spec, s.spent, s.alerted); th > 0 {
 			s.alerted = th
-			alerts = append(alerts, Alert{Type: AlertThreshold, Budget: *b, Percent: th, Spent: s.spent, PeriodStart: s.start, ResetsAt: s.end, At: h.at})
+			alerts = append(alerts, Alert{Type: AlertThreshold, Budget: *b, Percent: th, Spent: s.spent, PeriodStart: s.start, ResetsAt: s.end, At: h.at, epoch: s.epoch})
 		}
 	}
 	for _, a := range h.accounts {
@@ -293,19 +306,37 @@ type Status struct {
 	Reserved    int64     `json:"reserved_nano_usd"`
 	PeriodStart time.Time `json:"period_start"`
 	ResetsAt    time.Time `json:"resets_at,omitzero"`
+	// Alerted is the highest alert threshold sent this period, percent.
+	Alerted int `json:"alerted_percent,omitempty"`
+	// LastReset is when an admin last reset the period's spend; zero when
+	// none did.
+	LastReset time.Time `json:"last_reset,omitzero"`
 }
+
+// Remaining is what the budget has left for new requests: its limit less
+// the spend and the reservations in flight, at least zero.
+func (s Status) Remaining() int64 { return max(s.Spec.Limit-s.Spent-s.Reserved, 0) }
 
 // Status returns b's spend and reservations in its period holding now.
 func (t *Tracker) Status(b Budget, now time.Time) Status {
 	a := t.account(b.Account)
 	a.mu.Lock()
 	s, _ := a.roll(b.Spec.Period.index(), now, t.loc)
+	st := status(b, s)
+	a.mu.Unlock()
+	return st
+}
+
+// status is b's Status in s; the account is locked.
+func status(b Budget, s *state) Status {
 	st := Status{Budget: b, Account: b.Account, Owner: b.Owner, Path: b.Path, Spec: b.Spec,
-		Spent: s.spent, Reserved: s.reserved, PeriodStart: s.start.UTC()}
+		Spent: s.spent, Reserved: s.reserved, PeriodStart: s.start.UTC(), Alerted: s.alerted}
 	if b.Spec.Period != Total {
 		st.ResetsAt = s.end.UTC()
 	}
-	a.mu.Unlock()
+	if !s.epoch.IsZero() {
+		st.LastReset = s.epoch.UTC()
+	}
 	return st
 }
 

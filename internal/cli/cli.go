@@ -1,5 +1,5 @@
 // Package cli implements the airgw command line: serve, check, config, keys,
-// audit, migrate and version. Every command loads the config with the same loader
+// usage, budgets, limits, audit, migrate and version. Every command loads the config with the same loader
 // and reaches storage through the same code paths as the server.
 package cli
 
@@ -41,6 +41,13 @@ Usage:
   airgw usage [--by team,model] [--since 30d] [filters] [--format table|json|csv]
                                      spend and tokens, grouped by key, team, user, model,
                                      provider, purpose, tag or day
+  airgw budgets [list] [--account A] [--json]
+                                     every budget's spend, reservations, what remains
+                                     and reset time, from the running gateway
+  airgw budgets reset ACCOUNT        reset a budget's spend in its current period
+                                     (team:search, key:ci-bot, user:team:search/alice)
+  airgw limits [--account A] [--json] every rate limit's live count, what remains and
+                                     when room frees up, from the running gateway
   airgw audit export [--format jsonl|csv] [--since 24h|2026-01-02] [--until …] [filters]
   airgw audit tail [-f] [-n 10] [filters]   the newest records; -f follows new ones
   airgw audit verify [--public-key KEY]     check the hash chains and signed checkpoints
@@ -49,6 +56,9 @@ Usage:
 
 Filters (audit export, audit tail, usage): --key ID --team T --user U --model M
   --provider P --purpose P --tag T --status 429 --error-class C|any --kind request|admin|reload
+
+budgets and limits ask the running gateway's admin API: --admin-url (default
+$AIRGW_ADMIN_URL, else http://127.0.0.1:8081) with the credential in $AIRGW_ADMIN_KEY.
 
 The config file is --config, else $AIRGW_CONFIG, else ./airgw.yaml.
 Every command that reads the database also accepts --demo to use the demo
@@ -77,6 +87,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = env.audit(args[1:])
 	case "usage":
 		err = env.usage(args[1:])
+	case "budgets":
+		err = env.budgets(args[1:])
+	case "limits":
+		err = env.limits(args[1:])
 	case "migrate":
 		err = env.migrate(args[1:])
 	case "version", "--version", "-v":

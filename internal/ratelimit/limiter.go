@@ -205,17 +205,17 @@ func (t *Ticket) SetHeaders(h http.Header) {
 	if req >= 0 {
 		h.Set("X-Ratelimit-Limit-Requests", strconv.FormatInt(t.ds[req].Limit, 10))
 		h.Set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(t.res.Remaining[req], 10))
-		h.Set("X-Ratelimit-Reset-Requests", resetText(t.res.Reset[req]))
+		h.Set("X-Ratelimit-Reset-Requests", FormatReset(t.res.Reset[req]))
 	}
 	if tok >= 0 {
 		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(t.ds[tok].Limit, 10))
 		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(t.res.Remaining[tok], 10))
-		h.Set("X-Ratelimit-Reset-Tokens", resetText(t.res.Reset[tok]))
+		h.Set("X-Ratelimit-Reset-Tokens", FormatReset(t.res.Reset[tok]))
 	}
 }
 
-// resetText formats a reset time as OpenAI does: "20ms", "1s", "6m0s".
-func resetText(d time.Duration) string {
+// FormatReset formats a reset time as OpenAI does: "20ms", "1s", "6m0s".
+func FormatReset(d time.Duration) string {
 	if d < time.Second {
 		return d.Round(time.Millisecond).String()
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/airgw/airgw/internal/audit"
+	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/keys"
 	"github.com/airgw/airgw/internal/store/storetest"
 	"github.com/airgw/airgw/internal/users"
@@ -37,6 +38,10 @@ func TestKeyStore(t *testing.T) {
 
 func TestUserStore(t *testing.T) {
 	storetest.TestUserStore(t, func(t *testing.T) users.Store { return openTemp(t) })
+}
+
+func TestBudgetJournal(t *testing.T) {
+	storetest.TestBudgetJournal(t, func(t *testing.T) budget.Journal { return openTemp(t) })
 }
 
 func TestAuditStore(t *testing.T) {
