@@ -202,14 +202,18 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		}()
 	}
 	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
-	gw := gateway.New(rt, gov.options(gateway.Options{
+	gwo := gateway.Options{
 		Auth: auth, Audit: rec, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   budget,
 		Latency:  latency,
 
 		Idempotency: idem,
-	}))
+	}
+	if rec.tracer != nil {
+		gwo.Tracer = rec.tracer // not a nil *Exporter in an interface
+	}
+	gw := gateway.New(rt, gov.options(gwo))
 	a.Settings.Store(adminSettings(cfg))
 	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Audit: aw,
 		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
