@@ -82,6 +82,8 @@ type adminServer struct {
 	srv *http.Server
 	ln  net.Listener
 	api *admin.Server
+	// open is set in demo mode: no credential is checked.
+	open bool
 }
 
 // startAdmin opens the admin listener when a credential is configured (or,
@@ -144,7 +146,7 @@ func (a *App) startAdmin(ctx context.Context, cfg *config.Config, svc *admin.Ser
 	if a.AdminReady != nil {
 		a.AdminReady(ln.Addr())
 	}
-	return &adminServer{srv: srv, ln: ln, api: api}, nil
+	return &adminServer{srv: srv, ln: ln, api: api, open: open}, nil
 }
 
 func (s *adminServer) shutdown(ctx context.Context) {
