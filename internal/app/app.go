@@ -246,9 +246,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		Handler:           handler,
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(cfg.Server.IdleTimeout),
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Above server.MaxHeaderBytes, so that the handler answers a
+		// request a little over the limit in the API's error shape.
+		MaxHeaderBytes: server.ReadHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
