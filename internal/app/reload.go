@@ -19,6 +19,7 @@ import (
 	"github.com/airgw/airgw/internal/gateway"
 	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/redact"
 	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
@@ -148,6 +149,9 @@ func (a *App) Reload(ctx context.Context, trigger string) (reload.Result, error)
 	r.idem.SetStale(idempotencyStale(eff))
 	if a.LogLevel != nil {
 		a.LogLevel.Set(parseLevel(eff.Log.Level))
+	}
+	if rh, ok := a.Log.Handler().(*redact.Handler); ok {
+		rh.AddSecrets(ConfigSecrets(eff)) // rotated keys are masked too
 	}
 	res.Warnings = append(res.Warnings, a.reloadAdmin(r, eff)...)
 	keep := keptTargets(rt, cl)

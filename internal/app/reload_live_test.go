@@ -149,7 +149,7 @@ models:
 	if got := whoami(newKey); got != 200 {
 		t.Errorf("after reload: whoami(new key) = %d, want 200", got)
 	}
-	a.Log.Info("probe after reload")
+	a.Log.Info("probe after reload", "leak", "Bearer "+newKey)
 	if s := logs.String(); strings.Contains(s, "probe before reload") || !strings.Contains(s, "probe after reload") {
 		t.Errorf("log level not reloaded from warn to info; log:\n%s", s)
 	}
