@@ -49,30 +49,43 @@ func adminCredentials(cfg *config.Config) []admin.Credential {
 }
 
 // AdminService returns the admin service for CLI commands: changes are
-// recorded in the audit trail as made by "cli:<os user>". End users and
-// spend belong to the serving process and are not available here.
+// recorded in the audit trail as made by "cli:<os user>", each record
+// stored at once in the hash chain of CLI writers (audit.CLIChain) with a
+// checkpoint signed by the gateway's key, so that `airgw audit verify`
+// covers them. End users and spend belong to the serving process and are
+// not available here.
 func (a *App) AdminService() (*admin.Service, *admin.Principal) {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
 	cfg := a.Config
-	return &admin.Service{Keys: a.Keys(), Audit: &syncAudit{sink: a.db, log: a.Log},
+	return &admin.Service{Keys: a.Keys(), Audit: a.cliAudit(),
 			Settings: func() *admin.Settings { return adminSettings(cfg) }},
 		&admin.Principal{Name: "cli:" + name, Role: admin.RoleAdmin}
+}
+
+// cliAudit is the audit writer of CLI commands.
+func (a *App) cliAudit() *syncAudit {
+	signer, err := a.signingKey(true)
+	if err != nil {
+		a.Log.Warn("audit: no checkpoint signing key; CLI records are chained but not signed", "err", err)
+		signer = nil
+	}
+	return &syncAudit{w: &audit.DirectWriter{DB: a.db, Chain: audit.CLIChain, Signer: signer}, log: a.Log}
 }
 
 // syncAudit writes each record at once: CLI commands are not on any
 // request path and exit right after.
 type syncAudit struct {
-	sink audit.Sink
-	log  *slog.Logger
+	w   *audit.DirectWriter
+	log *slog.Logger
 }
 
 func (s *syncAudit) Write(rec audit.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.sink.InsertRecords(ctx, []audit.Record{rec}); err != nil {
+	if err := s.w.Write(ctx, rec); err != nil {
 		s.log.Error("audit record of an admin change not written", "action", rec.Change.Action, "err", err)
 	}
 }
@@ -82,6 +95,8 @@ type adminServer struct {
 	srv *http.Server
 	ln  net.Listener
 	api *admin.Server
+	// open is set in demo mode: no credential is checked.
+	open bool
 }
 
 // startAdmin opens the admin listener when a credential is configured (or,
@@ -144,7 +159,7 @@ func (a *App) startAdmin(ctx context.Context, cfg *config.Config, svc *admin.Ser
 	if a.AdminReady != nil {
 		a.AdminReady(ln.Addr())
 	}
-	return &adminServer{srv: srv, ln: ln, api: api}, nil
+	return &adminServer{srv: srv, ln: ln, api: api, open: open}, nil
 }
 
 func (s *adminServer) shutdown(ctx context.Context) {

@@ -24,7 +24,7 @@ func newWebhookNotifier(w *config.Webhook, log *slog.Logger) *webhookNotifier {
 		Secret:  []byte(w.Secret.Value()),
 		Timeout: time.Duration(w.Timeout),
 		Retries: w.Retries,
-		Client:  httpClient(w.AllowPrivateNetwork, 5*time.Second),
+		Client:  httpClient(w.AllowPrivateNetwork, 5*time.Second, false),
 		Logger:  log,
 	})}
 }

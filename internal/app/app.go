@@ -50,6 +50,9 @@ type App struct {
 	DemoAdmin bool
 	// AdminReady, if set, receives the admin listener's address once open.
 	AdminReady func(addr net.Addr)
+	// LogLevel, if set, is the level of Log (NewLevelLogger): a reload sets
+	// it to the new log.level. Nil: the level stays as Log was built.
+	LogLevel *slog.LevelVar
 	// Settings is what the admin API shows of the config in force; a
 	// reload stores the new config's (see adminSettings).
 	Settings atomic.Pointer[admin.Settings]
@@ -168,11 +171,8 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	breakers := breaker.NewSet(BreakerSettings(cfg), nil)
 	// Idempotency-Key results live in the database; a claim counts as
 	// abandoned once older than the longest request timeout plus a margin.
-	longest := time.Duration(cfg.Routing.Timeout)
-	for _, m := range cfg.Models {
-		longest = max(longest, time.Duration(m.Timeout))
-	}
-	idem := idempotency.New(a.db, idempotency.Options{Stale: max(idempotency.DefaultStale, longest+time.Minute), Logger: a.Log})
+	// A reload sets it again from the new timeouts.
+	idem := idempotency.New(a.db, idempotency.Options{Stale: idempotencyStale(cfg), Logger: a.Log})
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
 	go func() { defer close(purged); idem.PurgeEvery(purgeCtx, time.Hour) }()
@@ -202,14 +202,18 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		}()
 	}
 	budget, latency := retry.NewBudget(cfg.Routing.RetryBudget.Ratio, cfg.Routing.RetryBudget.Min), route.NewLatency()
-	gw := gateway.New(rt, gov.options(gateway.Options{
+	gwo := gateway.Options{
 		Auth: auth, Audit: rec, Logger: a.Log,
 		Breakers: breakers,
 		Budget:   budget,
 		Latency:  latency,
 
 		Idempotency: idem,
-	}))
+	}
+	if rec.tracer != nil {
+		gwo.Tracer = rec.tracer // not a nil *Exporter in an interface
+	}
+	gw := gateway.New(rt, gov.options(gwo))
 	a.Settings.Store(adminSettings(cfg))
 	svc := &admin.Service{Keys: a.Keys(), Users: gov.users, Budgets: gov.budgets, Limiter: gov.limiter, Audit: aw,
 		Settings: a.Settings.Load, Invalidate: auth.Invalidate}
@@ -234,7 +238,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	a.cfg.Store(cfg)
 	a.reloadMu.Lock()
 	a.live = &running{gw: gw, srv: handler, breakers: breakers, budget: budget, latency: latency,
-		audit: aw, cfg: cfg, clients: cl, tracker: tracker, spend: gov.budgets}
+		audit: aw, cfg: cfg, clients: cl, tracker: tracker, spend: gov.budgets, admin: adm, idem: idem}
 	a.reloadMu.Unlock()
 	stopReloaders := a.startReloaders(ctx, cfg)
 	defer stopReloaders()
@@ -254,9 +258,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		}),
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(cfg.Server.IdleTimeout),
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return base },
+		// Above server.MaxHeaderBytes, so that the handler answers a
+		// request a little over the limit in the API's error shape.
+		MaxHeaderBytes: server.ReadHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return base },
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -338,19 +344,45 @@ func shortHash(h string) string {
 	return h
 }
 
+// idempotencyStale is the age at which an Idempotency-Key claim counts as
+// abandoned: the longest request timeout of cfg plus a margin, at least
+// idempotency.DefaultStale.
+func idempotencyStale(cfg *config.Config) time.Duration {
+	longest := time.Duration(cfg.Routing.Timeout)
+	for _, m := range cfg.Models {
+		longest = max(longest, time.Duration(m.Timeout))
+	}
+	return max(idempotency.DefaultStale, longest+time.Minute)
+}
+
 // NewLogger returns the process logger configured by cfg.Log. Every
 // secret given (ConfigSecrets) and anything shaped like a virtual key is
 // masked in what it writes.
 func NewLogger(cfg config.Log, w io.Writer, secrets ...string) *slog.Logger {
+	log, _ := NewLevelLogger(cfg, w, secrets...)
+	return log
+}
+
+// NewLevelLogger is NewLogger with its level in the LevelVar it returns,
+// for App.LogLevel: a reload then applies a new log.level at once.
+func NewLevelLogger(cfg config.Log, w io.Writer, secrets ...string) (*slog.Logger, *slog.LevelVar) {
 	if w == nil {
 		w = os.Stderr
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(redact.New(h, secrets))
+	return slog.New(redact.New(h, secrets)), level
+}
+
+// parseLevel reads a log.level the config loader validated; anything
+// else is info.
+func parseLevel(s string) slog.Level {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(s))
+	return level
 }

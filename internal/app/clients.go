@@ -35,7 +35,7 @@ type client struct {
 
 // provider returns the client for p in the next runtime: prev's when its
 // settings are unchanged (prev may be nil), else a new one.
-func (next *clients) provider(prev *clients, p *config.Provider, connectTimeout time.Duration) (llm.Provider, error) {
+func (next *clients) provider(prev *clients, p *config.Provider, connectTimeout time.Duration, traced bool) (llm.Provider, error) {
 	fp := fingerprint(p, connectTimeout)
 	if prev != nil {
 		if c, ok := prev.byName[p.Name]; ok && c.fingerprint == fp {
@@ -43,7 +43,7 @@ func (next *clients) provider(prev *clients, p *config.Provider, connectTimeout 
 			return c.Provider, nil
 		}
 	}
-	pc, err := newProvider(p, connectTimeout)
+	pc, err := newProvider(p, connectTimeout, traced)
 	if err != nil {
 		return nil, err
 	}

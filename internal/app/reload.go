@@ -17,7 +17,9 @@ import (
 	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/config"
 	"github.com/airgw/airgw/internal/gateway"
+	"github.com/airgw/airgw/internal/idempotency"
 	"github.com/airgw/airgw/internal/pricing"
+	"github.com/airgw/airgw/internal/redact"
 	"github.com/airgw/airgw/internal/reload"
 	"github.com/airgw/airgw/internal/retry"
 	"github.com/airgw/airgw/internal/route"
@@ -69,6 +71,11 @@ type running struct {
 	// spend holds the budgets' spend, which a reload keeps; it learns the
 	// new config's budgets for its snapshot.
 	spend *budget.Tracker
+	// admin is the admin listener (nil when not started), whose
+	// credentials a reload swaps; idem's stale bound follows the
+	// timeouts.
+	admin *adminServer
+	idem  *idempotency.Guard
 }
 
 // errNotServing is returned by Reload before Serve started or after it ended.
@@ -139,6 +146,14 @@ func (a *App) Reload(ctx context.Context, trigger string) (reload.Result, error)
 	r.srv.SetMaxBody(int64(eff.Server.MaxBody))
 	r.srv.SetMaxInFlight(eff.Server.MaxInFlight)
 	r.srv.SetMaxQueueDelay(time.Duration(eff.Server.MaxQueueDelay))
+	r.idem.SetStale(idempotencyStale(eff))
+	if a.LogLevel != nil {
+		a.LogLevel.Set(parseLevel(eff.Log.Level))
+	}
+	if rh, ok := a.Log.Handler().(*redact.Handler); ok {
+		rh.AddSecrets(ConfigSecrets(eff)) // rotated keys are masked too
+	}
+	res.Warnings = append(res.Warnings, a.reloadAdmin(r, eff)...)
 	keep := keptTargets(rt, cl)
 	r.breakers.Retain(keep)
 	r.latency.Retain(keep)
@@ -158,6 +173,23 @@ func (a *App) Reload(ctx context.Context, trigger string) (reload.Result, error)
 		a.auditReload(r.audit, res, start)
 	}
 	return res, nil
+}
+
+// reloadAdmin puts eff's admin credentials in force: the admin server
+// swaps them atomically, so an admin request authenticated before keeps
+// its principal, and the next one is checked against the new set.
+func (a *App) reloadAdmin(r *running, eff *config.Config) []string {
+	if r.admin == nil {
+		if eff.Admin.HasAdminCredential() {
+			return []string{"admin credentials configured, but the admin API was not started (no credential at startup): it starts at the next restart"}
+		}
+		return nil
+	}
+	if r.admin.open {
+		return nil // demo mode on loopback: no credential to swap
+	}
+	r.admin.api.SetCredentials(adminCredentials(eff))
+	return nil
 }
 
 // keptTargets returns the targets whose breaker and latency state carries

@@ -49,7 +49,7 @@ func buildRuntime(cfg *config.Config, catalog *pricing.Catalog, prev *clients) (
 	pool := &clients{byName: make(map[string]*client, len(cfg.Providers))}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
-		client, err := pool.provider(prev, p, time.Duration(cfg.Routing.ConnectTimeout))
+		client, err := pool.provider(prev, p, time.Duration(cfg.Routing.ConnectTimeout), cfg.Tracing.OTLPEndpoint != "")
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: providers.%s: %w", p.Pos, p.Name, err)
 		}
@@ -195,7 +195,7 @@ func configPrice(mp *config.ModelPrice) pricing.Price {
 	return p
 }
 
-func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider, error) {
+func newProvider(p *config.Provider, connectTimeout time.Duration, traced bool) (llm.Provider, error) {
 	if p.ConnectTimeout > 0 {
 		connectTimeout = time.Duration(p.ConnectTimeout)
 	}
@@ -203,7 +203,7 @@ func newProvider(p *config.Provider, connectTimeout time.Duration) (llm.Provider
 	for k, v := range p.Headers {
 		headers[k] = v.Value()
 	}
-	hc := httpClient(p.AllowPrivateNetwork, connectTimeout)
+	hc := httpClient(p.AllowPrivateNetwork, connectTimeout, traced)
 	var client llm.Provider
 	var err error
 	switch p.Type {
@@ -297,7 +297,7 @@ func (c countWithin) CountTokens(ctx context.Context, req *llm.Request) (int64, 
 // httpClient returns the client for one provider: connection reuse, no
 // redirects (a redirect could lead a credential elsewhere), and the dial
 // guard against private and metadata addresses.
-func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
+func httpClient(allowPrivate bool, connectTimeout time.Duration, traced bool) *http.Client {
 	if connectTimeout <= 0 {
 		connectTimeout = 10 * time.Second
 	}
@@ -321,12 +321,38 @@ func httpClient(allowPrivate bool, connectTimeout time.Duration) *http.Client {
 		// hundred bytes, and a longer body is read straight through.
 		ReadBufferSize: 2 << 10,
 	}
+	var rt http.RoundTripper = tr
+	if traced {
+		rt = traceTransport{tr}
+	}
 	return &http.Client{
-		Transport: tr,
+		Transport: rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// traceTransport sends the attempt's W3C traceparent (llm.TraceParent,
+// set by the gateway) with each upstream request, so that a provider or a
+// proxy in between can join the trace. It wraps the transport only when
+// tracing is on: with tracing off, requests go out untouched and pay
+// nothing for it.
+type traceTransport struct{ next http.RoundTripper }
+
+func (t traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tp := llm.TraceParent(r.Context())
+	if tp == "" {
+		return t.next.RoundTrip(r)
+	}
+	// A RoundTripper must not modify its request: send a copy. A
+	// traceparent from anywhere else (a configured header) is replaced:
+	// the attempt's span is the upstream request's parent.
+	c := *r
+	c.Header = r.Header.Clone()
+	c.Header.Set("Traceparent", tp)
+	c.Header.Del("Tracestate")
+	return t.next.RoundTrip(&c)
 }
 
 // attemptTimeout bounds one upstream attempt, stream included.

@@ -60,7 +60,7 @@ func TestProviderClientRefusesRedirectToLoopback(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			internalHits.Store(0)
-			c := httpClient(false, 0)
+			c := httpClient(false, 0, false)
 			c.Transport = hostRoute{host: redirectorHost, public: public, guarded: c.Transport}
 			if !tt.noRedirect {
 				c.CheckRedirect = nil
@@ -101,7 +101,7 @@ func TestProviderClientDialGuard(t *testing.T) {
 		{true, false},
 	}
 	for _, tt := range tests {
-		c := httpClient(tt.allowPrivate, 0)
+		c := httpClient(tt.allowPrivate, 0, false)
 		resp, err := c.Get(srv.URL)
 		if err == nil {
 			resp.Body.Close()

@@ -81,6 +81,13 @@ type Record struct {
 	// TraceParent is the W3C traceparent the client sent, carried to the
 	// tracer only: it is never stored, exported or hashed.
 	TraceParent string `json:"-"`
+	// TraceID and SpanID are the request span's ids (hex) and Sampled the
+	// sampling decision, set by the gateway when tracing is on (the same
+	// ids went upstream in each attempt's traceparent); like TraceParent
+	// they reach the tracer only.
+	TraceID string `json:"-"`
+	SpanID  string `json:"-"`
+	Sampled bool   `json:"-"`
 }
 
 // Bodies are a request's prompt (the request body as the client sent it)
@@ -132,6 +139,9 @@ type Attempt struct {
 	Status        int    `json:"status"`
 	ErrorClass    string `json:"error_class,omitempty"`
 	LatencyMillis int64  `json:"latency_ms"`
+	// SpanID is the attempt span's id (hex), sent upstream in its
+	// traceparent; set only when tracing is on, never stored.
+	SpanID string `json:"-"`
 }
 
 // Decision is a policy's verdict on a request.

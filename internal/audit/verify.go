@@ -13,8 +13,7 @@ import (
 // ChainSource is what verification reads from a store.
 type ChainSource interface {
 	// Chains lists the chains present, and counts the records that belong
-	// to no chain (written by a path that does not chain, such as a CLI
-	// command run while no gateway was up).
+	// to no chain (CLI records written before DirectWriter chained them).
 	Chains(ctx context.Context) (chains []string, unchained int64, err error)
 	// ChainRecords calls fn for every record of chain in Seq order.
 	ChainRecords(ctx context.Context, chain string, fn func(Record) error) error

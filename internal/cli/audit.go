@@ -262,7 +262,7 @@ func (e *env) printVerify(rep *audit.Report, backlog int64, took time.Duration) 
 		}
 	}
 	if rep.Unchained > 0 {
-		fmt.Fprintf(e.stdout, "%d records belong to no chain (written while no gateway ran, e.g. by a CLI command) and cannot be verified\n", rep.Unchained)
+		fmt.Fprintf(e.stdout, "%d records belong to no chain (CLI records written by an airgw version that did not chain them) and cannot be verified\n", rep.Unchained)
 	}
 	if !rep.Trusted {
 		fmt.Fprintln(e.stdout, "warning: no trusted public key: checkpoint signatures were checked against their own keys only; pass --public-key")

@@ -517,7 +517,8 @@ func checkAuditCommands(t *testing.T, cfg, reqID, keyID string) {
 		{[]string{"audit", "export", "--format", "csv", "--team", "ads"}, []string{"request_id,kind,start"}, 0},
 		{[]string{"audit", "export", "--error-class", "any"}, nil, 0},
 		{[]string{"audit", "tail", "-n", "5"}, []string{reqID + " 200 key=svc team=search purpose=cli-test model=demo-fast provider=demo"}, 0},
-		{[]string{"audit", "verify"}, []string{": ok: 1 records, seq 1 to 1, 1 checkpoints, signed up to seq 1", "OK: 1 chained records in 1 chains"}, 0},
+		// The gateway's chain, and the CLI's (`keys create` before serve).
+		{[]string{"audit", "verify"}, []string{": ok: 1 records, seq 1 to 1, 1 checkpoints, signed up to seq 1", "chain cli: ok: 1 records, seq 1 to 1, 1 checkpoints, signed up to seq 1", "OK: 2 chained records in 2 chains"}, 0},
 		{[]string{"audit", "verify", "--json"}, []string{`"ok": true`, `"trusted_keys": true`}, 0},
 		{[]string{"audit", "verify", "--public-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, []string{"FAILED", "bad_signature", "untrusted key"}, 1},
 		{[]string{"usage", "--by", "team,model", "--since", "30d"}, []string{"team", "search", "demo-fast", "total"}, 0},

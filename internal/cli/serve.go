@@ -48,12 +48,13 @@ func (e *env) serve(args []string) error {
 			return usagef("--demo serves a key-less demo provider and only listens on loopback; %s is not a loopback address", cfg.Server.Listen)
 		}
 	}
-	log := app.NewLogger(cfg.Log, e.stderr, app.ConfigSecrets(cfg)...)
+	log, level := app.NewLevelLogger(cfg.Log, e.stderr, app.ConfigSecrets(cfg)...)
 	a, err := app.Open(e.ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.LogLevel = level // a reload applies log.level
 	a.DemoAdmin = cf.demo
 	adminURL := ""
 	a.AdminReady = func(addr net.Addr) { adminURL = "http://" + addr.String() + "/admin/v1" }

@@ -75,13 +75,13 @@ func short(v any) string {
 }
 
 // restartOnly lists the settings airgw reads only at startup: the
-// listeners, where state is stored and the key-hashing secret, the admin
-// credential, the log, the audit trail (spool, checkpoints, bodies), the
-// time zone of budget periods (spend is counted per period from the start),
-// the alerts webhook and tracing. A
-// change to one of them (or to
-// anything under it) takes effect at the next restart. Everything else is
-// applied by a reload. WithStartupSettings must copy exactly these.
+// listeners, where state is stored and the key-hashing secret, the log's
+// format, the audit trail (spool, checkpoints, bodies), the time zone of
+// budget periods (spend is counted per period from the start), the alerts
+// webhook and tracing. A change to one of them (or to anything under it)
+// takes effect at the next restart. Everything else, the admin credentials
+// and the log level included, is applied by a reload.
+// WithStartupSettings must copy exactly these.
 var restartOnly = []string{
 	"server.listen",
 	"server.admin_listen",
@@ -89,8 +89,7 @@ var restartOnly = []string{
 	"server.idle_timeout",
 	"storage",
 	"auth",
-	"admin",
-	"log",
+	"log.format",
 	"audit",
 	"timezone",
 	"alerts",
@@ -122,8 +121,8 @@ func (c *Config) WithStartupSettings(running *Config) *Config {
 	out.Server.AdminListen = running.Server.AdminListen
 	out.Server.ReadHeaderTimeout = running.Server.ReadHeaderTimeout
 	out.Server.IdleTimeout = running.Server.IdleTimeout
-	out.Storage, out.Auth, out.Admin = running.Storage, running.Auth, running.Admin
-	out.Log, out.Audit = running.Log, running.Audit
+	out.Storage, out.Auth = running.Storage, running.Auth
+	out.Log.Format, out.Audit = running.Log.Format, running.Audit
 	out.Timezone, out.Alerts, out.Tracing = running.Timezone, running.Alerts, running.Tracing
 	out.secrets = make(map[string]secretSource, len(c.secrets))
 	for p, s := range c.secrets {

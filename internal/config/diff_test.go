@@ -179,7 +179,8 @@ func TestWithStartupSettings(t *testing.T) {
 		"listen: 127.0.0.1:8080", "listen: 127.0.0.1:9090\n  read_header_timeout: 3s\n  idle_timeout: 7s",
 		"sqlite: ./airgw.db", "sqlite: ./other.db\n  data_dir: ./data",
 		"input_per_mtok: 1,", "input_per_mtok: 3,",
-	).Replace(diffBase)+"auth:\n  hmac_secret: file:"+secret+"\nlog: {level: debug, format: json}\naudit: {batch_size: 10, flush_interval: 2s}\n", diffEnv(nil))
+	).Replace(diffBase)+"auth:\n  hmac_secret: file:"+secret+"\nlog: {level: debug, format: json}\naudit: {batch_size: 10, flush_interval: 2s}\nadmin:\n  key: ${ADMIN_KEY}\n",
+		diffEnv(map[string]string{"ADMIN_KEY": "0123456789abcdef-new-admin-key"}))
 
 	all := Diff(running, next)
 	var restartPaths []string
@@ -188,7 +189,7 @@ func TestWithStartupSettings(t *testing.T) {
 			restartPaths = append(restartPaths, c.Path)
 		}
 	}
-	wantRestart := []string{"audit.batch_size", "audit.flush_interval", "audit.spool_dir", "auth.hmac_secret", "log.format", "log.level", "server.idle_timeout", "server.listen", "server.read_header_timeout", "storage.data_dir", "storage.sqlite"}
+	wantRestart := []string{"audit.batch_size", "audit.flush_interval", "audit.spool_dir", "auth.hmac_secret", "log.format", "server.idle_timeout", "server.listen", "server.read_header_timeout", "storage.data_dir", "storage.sqlite"}
 	if diff := cmp.Diff(wantRestart, restartPaths); diff != "" {
 		t.Fatalf("Diff(running, next) restart-required paths (-want +got):\n%s", diff)
 	}
@@ -198,7 +199,8 @@ func TestWithStartupSettings(t *testing.T) {
 	for _, c := range applied {
 		got = append(got, c.Path)
 	}
-	if diff := cmp.Diff([]string{"models.cheap.price.input_per_mtok"}, got); diff != "" {
+	// The admin credentials and the log level are applied by a reload.
+	if diff := cmp.Diff([]string{"admin.key", "log.level", "models.cheap.price.input_per_mtok"}, got); diff != "" {
 		t.Errorf("Diff(running, WithStartupSettings) (-want +got):\n%s", diff)
 	}
 	if next.Server.Listen != "127.0.0.1:9090" {

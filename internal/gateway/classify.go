@@ -83,7 +83,8 @@ type outcome interface {
 // target's breaker and its latency, and returns the classified failure.
 func (g *Gateway) settleAttempt(s *state, t *route.Target, b outcome, err error) *llm.Error {
 	att := audit.Attempt{Provider: t.Provider, Model: t.Model, Status: http.StatusOK,
-		StartMillis: s.attemptStart.Sub(s.start).Milliseconds(), LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds()}
+		StartMillis: s.attemptStart.Sub(s.start).Milliseconds(), LatencyMillis: g.now().Sub(s.attemptStart).Milliseconds(),
+		SpanID: s.attemptSpan}
 	var e *llm.Error
 	if err != nil {
 		e = llm.AsError(err)

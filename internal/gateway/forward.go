@@ -254,6 +254,9 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 		defer timer.Stop()
 	}
 	s.attemptStart = g.now()
+	if s.traceID != "" {
+		actx = g.traceAttempt(actx, s)
+	}
 	reply, err := t.Client.Chat(actx, &up)
 	if err != nil {
 		return g.upstreamError(ctx, actx, s, err)
@@ -279,6 +282,17 @@ func (g *Gateway) attempt(ctx context.Context, s *state, t *route.Target) error 
 	}
 	idle := firstPositive(t.IdleTimeout, s.route.IdleTimeout, s.rt.IdleTimeout)
 	return g.relay(ctx, actx, cancel, s, t, reply, timer, idle)
+}
+
+// traceAttempt gives the attempt about to start its span id and returns
+// ctx carrying its W3C traceparent, which the provider transport sends.
+func (g *Gateway) traceAttempt(ctx context.Context, s *state) context.Context {
+	s.attemptSpan = g.tracer.SpanID()
+	flags := "-00"
+	if s.sampled {
+		flags = "-01"
+	}
+	return llm.WithTraceParent(ctx, "00-"+s.traceID+"-"+s.attemptSpan+flags)
 }
 
 func firstPositive(ds ...time.Duration) time.Duration {

@@ -120,6 +120,7 @@ type Gateway struct {
 	limiter  *ratelimit.Limiter
 	budgets  *budget.Tracker
 	users    *users.Registry
+	tracer   Tracer // nil when tracing is off
 	rt       atomic.Pointer[Runtime]
 }
 
@@ -146,6 +147,21 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	Budgets *budget.Tracker
 	Users   *users.Registry
+	// Tracer, when set (tracing is on), gives each request its trace
+	// context and each upstream attempt a span id, sent to the provider in
+	// a traceparent header. Nil: no trace context, at no cost.
+	Tracer Tracer
+}
+
+// Tracer starts trace contexts when tracing is on. Ids are lowercase hex,
+// as in a W3C traceparent header.
+type Tracer interface {
+	// Start returns the trace id and the request span's id, continuing
+	// parent (the client's traceparent, "" when none), and whether the
+	// request is sampled.
+	Start(parent string) (traceID, spanID string, sampled bool)
+	// SpanID returns a new span id.
+	SpanID() string
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -166,7 +182,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func New(rt *Runtime, o Options) *Gateway {
 	g := &Gateway{auth: o.Auth, audit: o.Audit, log: o.Logger, now: o.Now, sleep: o.Sleep,
 		breakers: o.Breakers, budget: o.Budget, latency: o.Latency, idem: o.Idempotency,
-		limiter: o.Limiter, budgets: o.Budgets, users: o.Users}
+		limiter: o.Limiter, budgets: o.Budgets, users: o.Users, tracer: o.Tracer}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -238,6 +254,9 @@ type Call struct {
 // c.Out. It always settles and audits the call, whatever happens.
 func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	s := &state{Call: c, rt: g.rt.Load(), start: g.now()}
+	if g.tracer != nil {
+		s.traceID, s.spanID, s.sampled = g.tracer.Start(c.TraceParent)
+	}
 	defer g.budget.Begin()()
 	defer g.settleIdempotency(ctx, s) // after finish: the response is complete
 	defer s.endWriteBound()           // after finish: it may write the error
@@ -338,6 +357,10 @@ type state struct {
 	target    *route.Target // the last target attempted
 
 	attemptStart time.Time
+	// traceID, spanID and sampled are the request's trace context and
+	// attemptSpan the current attempt's span id, when tracing is on.
+	traceID, spanID, attemptSpan string
+	sampled                      bool
 
 	attempts []audit.Attempt
 	usage    llm.Usage

@@ -54,6 +54,9 @@ func (g *Gateway) embed(ctx context.Context, s *state, t *route.Target) error {
 	up := *s.embedding
 	up.Model = t.Model
 	s.attemptStart = g.now()
+	if s.traceID != "" {
+		ctx = g.traceAttempt(ctx, s)
+	}
 	resp, err := e.Embed(ctx, &up)
 	if err != nil {
 		return g.upstreamError(ctx, ctx, s, err)
@@ -88,6 +91,9 @@ func (g *Gateway) countTokens(ctx context.Context, s *state, t *route.Target) er
 	if tc, ok := t.Client.(llm.TokenCounter); ok {
 		up := *s.req
 		up.Model = t.Model
+		if s.traceID != "" {
+			ctx = g.traceAttempt(ctx, s)
+		}
 		c, err := tc.CountTokens(ctx, &up)
 		if err != nil {
 			return g.upstreamError(ctx, ctx, s, err)

@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/airgw/airgw/internal/llm"
@@ -153,6 +154,7 @@ type Options struct {
 type Guard struct {
 	store Store
 	o     Options
+	stale atomic.Int64 // Options.Stale, or SetStale's
 }
 
 // New returns a Guard over s.
@@ -169,8 +171,23 @@ func New(s Store, o Options) *Guard {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{store: s, o: o}
+	g := &Guard{store: s, o: o}
+	g.stale.Store(int64(o.Stale))
+	return g
 }
+
+// SetStale changes the stale bound (Options.Stale) for the calls that
+// begin after it; zero or less means DefaultStale. A config reload calls
+// it when the request timeouts the bound derives from change.
+func (g *Guard) SetStale(d time.Duration) {
+	if d <= 0 {
+		d = DefaultStale
+	}
+	g.stale.Store(int64(d))
+}
+
+// Stale returns the stale bound in force.
+func (g *Guard) Stale() time.Duration { return time.Duration(g.stale.Load()) }
 
 // Fingerprint is the hash a request is compared by: SHA-256 of the
 // endpoint, a NUL byte and the raw body.
@@ -189,7 +206,7 @@ func Fingerprint(endpoint string, body []byte) []byte {
 // service_unavailable (503) when the store cannot be reached (the call
 // does not proceed unguarded: its client asked not to run it twice).
 func (g *Guard) Begin(ctx context.Context, scope, key, endpoint string, body []byte, rec *Recorder) (*Claim, *Stored, error) {
-	out, st, err := g.store.Begin(ctx, scope, key, Fingerprint(endpoint, body), g.o.Now(), g.o.TTL, g.o.Stale)
+	out, st, err := g.store.Begin(ctx, scope, key, Fingerprint(endpoint, body), g.o.Now(), g.o.TTL, g.Stale())
 	if err != nil {
 		return nil, nil, &llm.Error{Code: llm.CodeServiceUnavailable, RetryAfter: time.Second,
 			Message: "airgw could not check the Idempotency-Key in its store; retry shortly with the same key",
@@ -247,7 +264,7 @@ func (c *Claim) Settle(ctx context.Context, err *llm.Error, upstream bool) {
 		}
 	}
 	if rerr := c.g.store.Release(ctx, c.scope, c.key); rerr != nil {
-		log.Error("idempotency: releasing a key failed; it is taken over once stale", "err", rerr, "stale", c.g.o.Stale.String())
+		log.Error("idempotency: releasing a key failed; it is taken over once stale", "err", rerr, "stale", c.g.Stale().String())
 	}
 }
 

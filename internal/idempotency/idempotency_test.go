@@ -285,3 +285,26 @@ func TestPurgeEvery(t *testing.T) {
 		t.Errorf("expired row left after PurgeEvery: %d rows", len(m.rows))
 	}
 }
+
+// TestSetStale: a claim in flight for 15 minutes is a conflict under a
+// 30-minute stale bound, and is taken over once the bound drops to 10
+// minutes (a reload that shortened the request timeouts).
+func TestSetStale(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+	g := New(NewMemory(), Options{Stale: 30 * time.Minute, Now: func() time.Time { return now }})
+	if claim, _, err := g.Begin(ctx, "key_1", "k", "/v1/chat/completions", []byte("x"), NewRecorder(httptest.NewRecorder())); claim == nil || err != nil {
+		t.Fatalf("Begin = %v, %v; want a claim", claim, err)
+	}
+	now = now.Add(15 * time.Minute)
+	if _, _, err := g.Begin(ctx, "key_1", "k", "/v1/chat/completions", []byte("x"), NewRecorder(httptest.NewRecorder())); err == nil {
+		t.Fatal("Begin after 15m with stale 30m: a claim, want idempotency_conflict")
+	}
+	g.SetStale(10 * time.Minute)
+	if g.Stale() != 10*time.Minute {
+		t.Errorf("Stale() = %s, want 10m0s", g.Stale())
+	}
+	if claim, _, err := g.Begin(ctx, "key_1", "k", "/v1/chat/completions", []byte("x"), NewRecorder(httptest.NewRecorder())); claim == nil || err != nil {
+		t.Errorf("Begin after 15m with stale 10m = %v, %v; want the abandoned claim taken over", claim, err)
+	}
+}

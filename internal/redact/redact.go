@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Mask replaces each secret in the log.
@@ -29,27 +30,49 @@ const minSecret = 8
 // Handler wraps a slog.Handler, redacting secrets. It is safe for
 // concurrent use.
 type Handler struct {
-	next    slog.Handler
-	secrets []string
+	next slog.Handler
+	// secrets is shared with the handlers derived by WithAttrs and
+	// WithGroup, so that AddSecrets reaches them all.
+	secrets *atomic.Pointer[[]string]
 }
 
 // New returns a Handler that writes to next with secrets (and virtual
 // keys) masked. Values shorter than 8 bytes are ignored.
 func New(next slog.Handler, secrets []string) *Handler {
-	var s []string
-	for _, v := range secrets {
+	h := &Handler{next: next, secrets: new(atomic.Pointer[[]string])}
+	h.secrets.Store(prepare(nil, secrets))
+	return h
+}
+
+// AddSecrets masks secrets too, from the next line on, in h and every
+// handler derived from it: a config reload adds the new values (a rotated
+// admin or provider key) and keeps masking the old ones, which requests
+// in flight may still log.
+func (h *Handler) AddSecrets(secrets []string) {
+	for {
+		old := h.secrets.Load()
+		if h.secrets.CompareAndSwap(old, prepare(*old, secrets)) {
+			return
+		}
+	}
+}
+
+// prepare returns have and add without duplicates or short values,
+// longest first, so that a secret containing another is masked whole.
+func prepare(have, add []string) *[]string {
+	s := slices.Clone(have)
+	for _, v := range add {
 		if len(v) >= minSecret && !slices.Contains(s, v) {
 			s = append(s, v)
 		}
 	}
-	// Longest first, so that a secret containing another is masked whole.
 	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
-	return &Handler{next: next, secrets: s}
+	return &s
 }
 
 // Clean returns s with every secret and virtual key masked.
 func (h *Handler) Clean(s string) string {
-	for _, sec := range h.secrets {
+	for _, sec := range *h.secrets.Load() {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Mask)
 		}

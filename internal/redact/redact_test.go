@@ -29,6 +29,21 @@ func TestHandlerMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestAddSecrets masks a secret added after the logger was built (a
+// config reload's rotated key) in derived loggers too, and keeps masking
+// the old one.
+func TestAddSecrets(t *testing.T) {
+	const old, rotated = "old-admin-key-0123456789", "new-admin-key-0123456789"
+	var b bytes.Buffer
+	h := New(slog.NewTextHandler(&b, nil), []string{old})
+	derived := slog.New(h).With("component", "admin")
+	h.AddSecrets([]string{rotated, "short"})
+	derived.Info("keys " + old + " " + rotated + " short")
+	if out := b.String(); strings.Contains(out, old) || strings.Contains(out, rotated) || !strings.Contains(out, "[redacted] [redacted] short") {
+		t.Errorf("log after AddSecrets = %s, want both keys masked", out)
+	}
+}
+
 func BenchmarkAccessLine(b *testing.B) {
 	log := slog.New(New(slog.NewJSONHandler(&bytes.Buffer{}, nil), []string{"sk-proj-CANARY0123456789", "0123456789abcdef0123456789abcdef"}))
 	for b.Loop() {

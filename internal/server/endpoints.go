@@ -92,7 +92,15 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 		}
 		defer s.adm.done()
 		id := w.Header().Get("X-Request-Id")
-		body, readErr := readBody(w, r, s.maxBody.Load())
+		var body []byte
+		var readErr error
+		if herr := headerLimit(r); herr != nil {
+			// The body is not read: the connection closes after the answer.
+			w.Header().Set("Connection", "close")
+			readErr = herr
+		} else {
+			body, readErr = readBody(w, r, s.maxBody.Load())
+		}
 		c := &gateway.Call{
 			RequestID: id,
 			Dialect:   ep.dialect,
@@ -118,6 +126,16 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 		}
 		s.gw.Serve(r.Context(), c)
 	}
+}
+
+// isEndpoint reports whether path is one of the API routes (endpoints).
+func isEndpoint(path string) bool {
+	for i := range endpoints {
+		if endpoints[i].path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // writeError writes e in the dialect that the request's path speaks.

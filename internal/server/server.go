@@ -65,6 +65,20 @@ type Options struct {
 	MaxQueueDelay time.Duration
 }
 
+// Header limits. A request's header block (request line and every header
+// line, as sent) may be up to MaxHeaderBytes: larger, an API route answers
+// 431 request_header_too_large in its own dialect's error shape, with a
+// request id and an audit record, and calls no provider. The listener
+// reads headers up to ReadHeaderBytes (its http.Server.MaxHeaderBytes), so
+// that a block a little over the limit still gets that answer; past it, Go
+// closes the request with its own plain-text 431 before any handler runs.
+// Each connection holds at most ReadHeaderBytes (plus Go's 4 KiB slack)
+// of headers while reading them.
+const (
+	MaxHeaderBytes  = 64 << 10
+	ReadHeaderBytes = 256 << 10
+)
+
 // Server is the data-plane handler.
 type Server struct {
 	gw      *gateway.Gateway
@@ -111,10 +125,45 @@ func (s *Server) SetMaxBody(n int64) {
 	s.maxBody.Store(n)
 }
 
-// ServeHTTP assigns the request id and dispatches.
+// ServeHTTP assigns the request id and dispatches. The API routes check
+// the header limit themselves (handler), so that the refusal is audited;
+// the other routes are refused here.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", newRequestID())
+	if r.Method != http.MethodPost || !isEndpoint(r.URL.Path) {
+		if err := headerLimit(r); err != nil {
+			w.Header().Set("Connection", "close")
+			writeError(w, r, err)
+			return
+		}
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// headerBytes is the size of r's header block as it was sent: the request
+// line and each "Name: value\r\n" line.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	if r.Host != "" && r.Header.Get("Host") == "" {
+		n += len("Host: \r\n") + len(r.Host) // Go moves Host out of Header
+	}
+	return n
+}
+
+// headerLimit returns the error for a request whose headers are over
+// MaxHeaderBytes, else nil.
+func headerLimit(r *http.Request) *llm.Error {
+	n := headerBytes(r)
+	if n <= MaxHeaderBytes {
+		return nil
+	}
+	return &llm.Error{Code: llm.CodeRequestHeaderTooLarge, NoClientRetry: true,
+		Message: "the request's headers are " + humanBytes(int64(n)) + ", over the gateway's limit of " + humanBytes(MaxHeaderBytes) + "; send smaller headers (a large cookie or a custom header is the usual cause)"}
 }
 
 // Routes lists the routes that can reach a provider, for tests that check

@@ -114,7 +114,11 @@ func spansOf(r *audit.Record) []span {
 		randomID(traceID[:])
 	}
 	randomID(reqID[:])
-	tid := hex.EncodeToString(traceID[:])
+	tid, rid := hex.EncodeToString(traceID[:]), hex.EncodeToString(reqID[:])
+	if r.TraceID != "" && r.SpanID != "" {
+		// The ids the gateway chose, and sent upstream, at the start.
+		tid, rid = r.TraceID, r.SpanID
+	}
 	end := r.End
 	if end.IsZero() {
 		end = r.Start.Add(time.Duration(r.LatencyMillis) * time.Millisecond)
@@ -148,15 +152,19 @@ func spansOf(r *audit.Record) []span {
 			st = status{Code: statusError, Message: r.ErrorClass}
 		}
 	}
-	root := span{TraceID: tid, SpanID: hex.EncodeToString(reqID[:]), Name: strings.TrimSpace(op + " " + r.RequestedModel),
+	root := span{TraceID: tid, SpanID: rid, Name: strings.TrimSpace(op + " " + r.RequestedModel),
 		Kind: kindServer, Start: nanos(r.Start), End: nanos(end), Attributes: attrs, Status: st}
 	if parent != [8]byte{} {
 		root.ParentSpanID = hex.EncodeToString(parent[:])
 	}
 	out := []span{root}
 	for i, a := range r.Attempts {
-		var id [8]byte
-		randomID(id[:])
+		sid := a.SpanID
+		if sid == "" {
+			var id [8]byte
+			randomID(id[:])
+			sid = hex.EncodeToString(id[:])
+		}
 		start := r.Start.Add(time.Duration(a.StartMillis) * time.Millisecond)
 		as := []attr{
 			str("gen_ai.operation.name", op),
@@ -170,7 +178,7 @@ func spansOf(r *audit.Record) []span {
 			as = append(as, str("error.type", a.ErrorClass))
 			ast = status{Code: statusError, Message: a.ErrorClass}
 		}
-		out = append(out, span{TraceID: tid, SpanID: hex.EncodeToString(id[:]), ParentSpanID: root.SpanID,
+		out = append(out, span{TraceID: tid, SpanID: sid, ParentSpanID: root.SpanID,
 			Name: strings.TrimSpace(op + " " + a.Model), Kind: kindClient, Start: nanos(start),
 			End: nanos(start.Add(time.Duration(a.LatencyMillis) * time.Millisecond)), Attributes: as, Status: ast})
 	}

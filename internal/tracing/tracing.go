@@ -100,8 +100,12 @@ func (e *Exporter) Record(rec *audit.Record) {
 	if rec.Kind != "" && rec.Kind != audit.KindRequest {
 		return
 	}
-	tp, hasParent := parseTraceParent(rec.TraceParent)
-	if hasParent && !tp.sampled || !hasParent && !sample(e.o.SampleRatio) {
+	if rec.TraceID != "" {
+		// Start decided when the request began.
+		if !rec.Sampled {
+			return
+		}
+	} else if !e.sampled(rec.TraceParent) {
 		return
 	}
 	c := *rec
@@ -111,6 +115,36 @@ func (e *Exporter) Record(rec *audit.Record) {
 	default:
 		e.dropped.Add(1)
 	}
+}
+
+// Start implements the gateway's Tracer: the trace context of a request
+// that starts now, continuing the client's traceparent when it sent a
+// valid one. The sampling decision is taken here, once, so that the
+// traceparent sent upstream carries the flag of the spans exported.
+func (e *Exporter) Start(parent string) (traceID, spanID string, sampled bool) {
+	var tid [16]byte
+	if tp, ok := parseTraceParent(parent); ok {
+		tid, sampled = tp.traceID, tp.sampled
+	} else {
+		randomID(tid[:])
+		sampled = sample(e.o.SampleRatio)
+	}
+	return hex.EncodeToString(tid[:]), e.SpanID(), sampled
+}
+
+// SpanID implements the gateway's Tracer: a new random span id.
+func (e *Exporter) SpanID() string {
+	var id [8]byte
+	randomID(id[:])
+	return hex.EncodeToString(id[:])
+}
+
+// sampled decides for a record that Start did not see.
+func (e *Exporter) sampled(parent string) bool {
+	if tp, ok := parseTraceParent(parent); ok {
+		return tp.sampled
+	}
+	return sample(e.o.SampleRatio)
 }
 
 func sample(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float64() < ratio }

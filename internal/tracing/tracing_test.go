@@ -214,3 +214,48 @@ func TestParseTraceParent(t *testing.T) {
 		}
 	}
 }
+
+// TestStartDecidesForTheRecord: the trace context Start gives a request
+// (the ids sent upstream, the sampling decision) is the one its spans are
+// exported with, whatever the ratio says when the record arrives.
+func TestStartDecidesForTheRecord(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name        string
+		ratio       float64
+		traceparent string
+		wantTrace   string // "" for a new one
+		wantSampled bool
+	}{
+		{"parent", 0, parent, "4bf92f3577b34da6a3ce929d0e0e4736", true},
+		{"parent-not-sampled", 1, parent[:53] + "00", "4bf92f3577b34da6a3ce929d0e0e4736", false},
+		{"new-sampled", 1, "", "", true},
+		{"new-not-sampled", 0, "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := newCollector(t)
+			e := New(Options{Endpoint: srv.URL, SampleRatio: tt.ratio, Logger: quiet()})
+			tid, sid, sampled := e.Start(tt.traceparent)
+			if len(tid) != 32 || len(sid) != 16 || tt.wantTrace != "" && tid != tt.wantTrace || sampled != tt.wantSampled {
+				t.Fatalf("Start(%q) = %s, %s, %v; want trace %q, sampled %v", tt.traceparent, tid, sid, sampled, tt.wantTrace, tt.wantSampled)
+			}
+			rec := served("req_1")
+			rec.TraceParent, rec.TraceID, rec.SpanID, rec.Sampled = tt.traceparent, tid, sid, sampled
+			rec.Attempts[0].SpanID, rec.Attempts[1].SpanID = e.SpanID(), e.SpanID()
+			e.Record(rec)
+			closeExporter(t, e)
+			spans := c.got()
+			if !sampled {
+				if len(spans) != 0 {
+					t.Errorf("exported %d spans of an unsampled request", len(spans))
+				}
+				return
+			}
+			if len(spans) != 3 || spans[0].TraceID != tid || spans[0].SpanID != sid ||
+				spans[1].SpanID != rec.Attempts[0].SpanID || spans[2].SpanID != rec.Attempts[1].SpanID || spans[2].ParentSpanID != sid {
+				t.Errorf("spans = %+v, want the request span %s and the attempts' ids under it, in trace %s", spans, sid, tid)
+			}
+		})
+	}
+}
