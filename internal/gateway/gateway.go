@@ -232,6 +232,10 @@ type Call struct {
 	Tags      []string
 	// TraceParent is the client's W3C traceparent header, for the tracer.
 	TraceParent string
+	// Oversize, when set, is the refusal of a request over a size limit
+	// (headers or body, found while reading it): it is answered first,
+	// before the key is even looked at (DESIGN.md §2: size limits first).
+	Oversize error
 	// IdempotencyKey is the client's Idempotency-Key header: with it, a
 	// request that may have reached the provider can be sent again.
 	IdempotencyKey string
@@ -262,7 +266,7 @@ func (g *Gateway) Serve(ctx context.Context, c *Call) {
 	defer s.endWriteBound()           // after finish: it may write the error
 	defer g.finish(s)
 	for _, step := range [...]func(context.Context, *state) error{
-		g.authenticate, // the virtual key
+		g.authenticate, // the virtual key (size limits first: see there)
 		g.decode,       // the body, in the client's dialect
 		g.policy,       // the rules of the gateway, the team and the key
 		g.idempotent,   // the Idempotency-Key: replay, refuse, or claim it
@@ -394,9 +398,16 @@ type state struct {
 	hold   *budget.Hold
 }
 
+// authenticate looks the virtual key up. A request over a size limit
+// (Call.Oversize) is refused as such whatever its key (DESIGN.md §2: size
+// limits first); its key is still looked up, so that the audit record
+// names it when it is valid.
 func (g *Gateway) authenticate(ctx context.Context, s *state) error {
 	k, err := g.auth.Authenticate(ctx, s.APIKey)
 	if err != nil {
+		if s.Oversize != nil {
+			return s.Oversize
+		}
 		var le *llm.Error
 		if errors.As(err, &le) && le.Code == llm.CodeAuthenticationFailed {
 			le.NoClientRetry = true
@@ -404,7 +415,7 @@ func (g *Gateway) authenticate(ctx context.Context, s *state) error {
 		return err
 	}
 	s.key = k
-	return nil
+	return s.Oversize
 }
 
 func (g *Gateway) decode(_ context.Context, s *state) error {

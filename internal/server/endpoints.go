@@ -120,6 +120,9 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 			readErr = keyErr
 		}
 		ep.prepare(c, out, id)
+		if e, ok := readErr.(*llm.Error); ok && (e.Code == llm.CodePayloadTooLarge || e.Code == llm.CodeRequestHeaderTooLarge) {
+			c.Oversize = readErr
+		}
 		if readErr != nil {
 			c.Decode = func([]byte) (*llm.Request, error) { return nil, readErr }
 			c.DecodeEmbeddings = func([]byte) (*llm.EmbeddingRequest, error) { return nil, readErr }

@@ -412,6 +412,32 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestSizeLimitsBeforeKey: a request over a size limit is refused as such
+// whatever its key (DESIGN.md §2: size limits first), so that a client
+// learns the fix that applies to it, and nothing past the limit is read.
+func TestSizeLimitsBeforeKey(t *testing.T) {
+	big := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("x", 2048) + `"}]}`
+	for _, auth := range []string{"", "Bearer wrong", "Bearer good"} {
+		h := newHarness(t, server.Options{MaxBody: 1024})
+		hdr := map[string]string{}
+		if auth != "" {
+			hdr["Authorization"] = auth
+		}
+		w := h.do(chatRequest(big, hdr))
+		if e := decodeError(t, w); w.Code != 413 || e.Error.Code != string(llm.CodePayloadTooLarge) {
+			t.Errorf("oversized body with Authorization %q = %d %q, want 413 payload_too_large", auth, w.Code, e.Error.Code)
+		}
+		hdr["X-Big"] = strings.Repeat("h", server.MaxHeaderBytes)
+		w = h.do(chatRequest(hello, hdr))
+		if e := decodeError(t, w); w.Code != 431 || e.Error.Code != string(llm.CodeRequestHeaderTooLarge) {
+			t.Errorf("oversized headers with Authorization %q = %d %q, want 431 request_header_too_large", auth, w.Code, e.Error.Code)
+		}
+		if n := h.prov.calls.Load(); n != 0 {
+			t.Errorf("provider calls = %d, want 0", n)
+		}
+	}
+}
+
 func TestDefaultBodyLimit(t *testing.T) {
 	h := newHarness(t, server.Options{})
 	r := chatRequest(hello, map[string]string{"Authorization": "Bearer good"})
