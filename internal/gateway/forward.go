@@ -329,11 +329,29 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			idleTimer.Stop()
 		}
 	}()
+	// held keeps the events that carry nothing but the provider's own
+	// bytes (Azure's leading prompt_filter_results chunk) until the first
+	// real one: they neither count as a first token nor commit the stream
+	// to this target, so a failure before the answer starts still fails
+	// over (and they are dropped with the failed attempt).
+	var held []llm.Event
+	writeHeld := func() error {
+		for i := range held {
+			if err := s.Out.WriteEvent(&held[i]); err != nil {
+				return clientGone(err)
+			}
+		}
+		held = nil
+		return nil
+	}
 	for {
 		ev, err := st.Next()
 		if err == io.EOF {
 			if !s.Out.Written() {
 				g.commit(s, t, reply.Header)
+			}
+			if err := writeHeld(); err != nil {
+				return err
 			}
 			s.ended = true // finish ends the client's stream, once the record is written
 			return nil
@@ -342,12 +360,19 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			return g.upstreamError(ctx, actx, s, err)
 		}
 		if !s.Out.Written() {
+			if nativeOnly(&ev) {
+				held = append(held, ev)
+				continue
+			}
 			if firstToken != nil {
 				firstToken.Stop()
 			}
 			s.ttft = g.now().Sub(s.start)
 			g.latency.Observe(t.Key(), g.now().Sub(s.attemptStart))
 			g.commit(s, t, reply.Header)
+			if err := writeHeld(); err != nil {
+				return err
+			}
 		}
 		if idle > 0 {
 			if idleTimer == nil {
@@ -375,6 +400,14 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			return clientGone(err)
 		}
 	}
+}
+
+// nativeOnly reports whether ev carries nothing airgw models, only the
+// provider's own encoding (relayed to a client of the same dialect).
+func nativeOnly(ev *llm.Event) bool {
+	return ev.Native != nil && ev.Role == "" && ev.Text == "" && len(ev.ToolCalls) == 0 &&
+		ev.Thinking == "" && ev.ThinkingSignature == "" && ev.RedactedThinking == "" &&
+		ev.FinishReason == "" && ev.Usage == nil
 }
 
 // upstreamRequestID is the provider's id for the call, for support tickets.

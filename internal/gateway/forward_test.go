@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -347,3 +348,61 @@ func TestBreakerIgnoresClientFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldNativeEventsDoNotCommit: an event that carries only the
+// provider's own bytes (Azure's leading prompt_filter_results chunk) does
+// not start the client's stream, so a failure right after it still fails
+// over, and the failed attempt's event never reaches the client; on the
+// answering target it is relayed, in order, before the first real event.
+func TestHeldNativeEventsDoNotCommit(t *testing.T) {
+	filter := func(tag string) llm.Event {
+		return llm.Event{Native: &llm.Native{Dialect: llm.DialectOpenAI, Endpoint: "/v1/chat/completions",
+			Body: []byte(`{"choices":[],"prompt_filter_results":[{"prompt_index":0,"tag":"` + tag + `"}]}`)}}
+	}
+	// Target a sends its filter chunk, then nothing until the first-token
+	// timeout cancels it.
+	stalled := func(ctx context.Context) (*llm.Reply, error) {
+		return &llm.Reply{Stream: &stallStream{ctx: ctx, evs: []llm.Event{filter("a")}}}, nil
+	}
+	answer := func(context.Context) (*llm.Reply, error) {
+		return &llm.Reply{Stream: &sliceStream{err: io.EOF, evs: []llm.Event{filter("b"),
+			{ID: "c", Role: llm.RoleAssistant}, {ID: "c", Text: "hello"}, {ID: "c", FinishReason: llm.FinishStop}}}}, nil
+	}
+	l := newLoop(t, Runtime{Timeout: time.Minute, FirstTokenTimeout: 50 * time.Millisecond}, Options{},
+		route.Target{Provider: "up", Model: "a", Client: &script{answers: []func(context.Context) (*llm.Reply, error){stalled}}},
+		route.Target{Provider: "up", Model: "b", Client: &script{answers: []func(context.Context) (*llm.Reply, error){answer}}})
+	w := httptest.NewRecorder()
+	l.gw.Serve(context.Background(), &Call{RequestID: "req_h", Dialect: llm.DialectOpenAI, Endpoint: "/v1/chat/completions", APIKey: "good",
+		Body:   []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`),
+		Decode: func(b []byte) (*llm.Request, error) { return oai.DecodeChat(b, oai.Limits{}) },
+		Out:    oai.NewWriter(w, "req_h")})
+	body := w.Body.String()
+	if w.Code != 200 || strings.Contains(body, `"tag":"a"`) || !strings.Contains(body, `"tag":"b"`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Fatalf("Serve = %d, body:\n%s\nwant 200 from target b with its filter chunk and not a's", w.Code, body)
+	}
+	if i, j := strings.Index(body, `"tag":"b"`), strings.Index(body, "hello"); i > j {
+		t.Errorf("the held event came after the first real one:\n%s", body)
+	}
+	want := [][]string{{"a=provider_timeout", "b=", "→"}}
+	if diff := cmp.Diff(want, l.classes()); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+}
+
+// stallStream yields evs, then blocks until ctx ends.
+type stallStream struct {
+	ctx context.Context
+	evs []llm.Event
+}
+
+func (s *stallStream) Next() (llm.Event, error) {
+	if len(s.evs) > 0 {
+		ev := s.evs[0]
+		s.evs = s.evs[1:]
+		return ev, nil
+	}
+	<-s.ctx.Done()
+	return llm.Event{}, &llm.Error{Code: llm.CodeStreamInterrupted, Sent: true, Message: "cancelled", Err: s.ctx.Err()}
+}
+
+func (s *stallStream) Close() error { return nil }
