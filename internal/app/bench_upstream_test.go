@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,6 +176,14 @@ func loop(b *testing.B, url, key, body string, stream bool) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() {
+		// The whole process's CPU (client, upstream and target alike) per
+		// request: unlike ns/op, it does not depend on how much of the
+		// shared machine's CPU the benchmark got, so compare it between
+		// proxy and airgw in the same run.
+		b.ReportMetric(float64((cpuTime()-cpu0)/time.Microsecond)/float64(b.N), "cpu-µs/op")
+	}()
 	// 64 clients per P, as bench/run.sh's saturation run (64 workers
 	// against a gateway on one core).
 	b.SetParallelism(64)
@@ -206,4 +215,13 @@ func loop(b *testing.B, url, key, body string, stream bool) {
 			}
 		}
 	})
+}
+
+// cpuTime returns the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
