@@ -123,6 +123,7 @@ func FuzzRewrite(f *testing.F) {
 		`{}`, `[]`, `{"a":"\\\"","b":-1.5e3,"c":true,"d":null}`, ` { "model" : "x" } `,
 	} {
 		f.Add([]byte(s), "gpt-4o", true)
+		f.Add([]byte(s), "a<b>&\"c\u00e9\n", false)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, model string, stream bool) {
 		got, err := Rewrite(body, model, stream)
@@ -170,6 +171,16 @@ var benchBody = func() []byte {
 }()
 
 func BenchmarkRewrite(b *testing.B) {
+	b.Run("small", func(b *testing.B) {
+		// bench/loadgen's body.
+		body := []byte(`{"max_tokens":64,"messages":[{"content":"You are a concise assistant.","role":"system"},{"content":"Say hello to the benchmark in one short sentence.","role":"user"}],"model":"bench-model","temperature":0,"user":"bench-user"}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Rewrite(body, "bench-model", false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("splice", func(b *testing.B) {
 		b.SetBytes(int64(len(benchBody)))
 		b.ReportAllocs()
