@@ -200,3 +200,14 @@ func BenchmarkRewrite(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeResponse decodes bench/fakeprovider's plain completion.
+func BenchmarkDecodeResponse(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_1"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeResponse("p", "", 200, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
