@@ -54,6 +54,8 @@ type Ticket struct {
 // response headers. A nil Ticket means no limit applies.
 func (l *Limiter) Admit(ctx context.Context, now time.Time, scopes []Scope, model string, tokens int64) (*Ticket, error) {
 	t := &Ticket{l: l, at: now, tokens: tokens, scopes: scopes, model: model}
+	// Two or three limits per level are usual: one allocation each.
+	t.ds, t.from = make([]Demand, 0, 2*len(scopes)), make([]origin, 0, 2*len(scopes))
 	for i := range scopes {
 		sc := &scopes[i]
 		if sc.Limits.IsZero() {
