@@ -391,17 +391,19 @@ func (s *state) estimate() {
 
 // formatUSD formats nano-dollars as a plain decimal number of dollars.
 func formatUSD(nano int64) string {
-	neg := nano < 0
-	if neg {
-		nano = -nano
+	// One allocation (the string): it is on every response.
+	var buf [32]byte
+	b := buf[:0]
+	u := uint64(nano)
+	if nano < 0 {
+		b, u = append(b, '-'), uint64(-nano) // -MinInt64 wraps to its magnitude
 	}
-	frac := strconv.FormatInt(nano%1e9, 10)
-	for len(frac) < 9 {
-		frac = "0" + frac
+	b = strconv.AppendUint(b, u/1e9, 10)
+	b = append(b, '.')
+	frac := u % 1e9
+	for d := uint64(1e8); d > frac && d > 1; d /= 10 {
+		b = append(b, '0')
 	}
-	s := strconv.FormatInt(nano/1e9, 10) + "." + frac
-	if neg {
-		s = "-" + s
-	}
-	return s
+	b = strconv.AppendUint(b, frac, 10)
+	return string(b)
 }
