@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,9 +63,9 @@ teams:
 // BenchmarkUpstream measures the whole path over loopback HTTP, as
 // bench/run.sh does, but in one process so that a CPU profile can attribute
 // the gateway's own cost: airgw as served (App.Serve, every feature on, the
-// access log formatted into io.Discard) in front of a canned upstream,
-// against a bare httputil.ReverseProxy in front of the same upstream, in
-// the same run.
+// access log written to a file as bench/run.sh's airgw writes airgw.log) in
+// front of a canned upstream, against a bare httputil.ReverseProxy in front
+// of the same upstream, in the same run.
 //
 //	go test -run XXX -bench Upstream -benchmem -cpuprofile cpu.out ./internal/app/
 func BenchmarkUpstream(b *testing.B) {
@@ -138,7 +139,12 @@ func serveBench(b *testing.B, upstream string) (base, key string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := Open(context.Background(), cfg, NewLogger(cfg.Log, io.Discard, ConfigSecrets(cfg)...))
+	logFile, err := os.Create(filepath.Join(dir, "airgw.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	a, err := Open(context.Background(), cfg, NewLogger(cfg.Log, logFile, ConfigSecrets(cfg)...))
 	if err != nil {
 		b.Fatal(err)
 	}
