@@ -69,6 +69,9 @@ teams:
 			if !strings.Contains(bodies[i], "budget_exceeded") || !strings.Contains(bodies[i], "teams.search.budget") {
 				t.Errorf("refusal body = %s, want budget_exceeded naming teams.search.budget", bodies[i])
 			}
+			if !strings.Contains(bodies[i], " prompt tokens and 8 output tokens of model `chat-oa`") {
+				t.Errorf("refusal body = %s, want the bound it reserved: at most … prompt tokens and 8 output tokens of model `chat-oa`", bodies[i])
+			}
 		default:
 			t.Errorf("status %d: %s", st, bodies[i])
 		}

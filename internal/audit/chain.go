@@ -42,8 +42,15 @@ func Body(r *Record) ([]byte, error) {
 	if c.Kind == "" {
 		c.Kind = KindRequest
 	}
-	return json.Marshal(&c)
+	if b, ok := appendRecord(make([]byte, 0, 768), &c); ok {
+		return b, nil
+	}
+	return marshal(c)
 }
+
+// marshal is json.Marshal of a record passed by value, so that Body's copy
+// stays on its stack when appendRecord writes it.
+func marshal(c Record) ([]byte, error) { return json.Marshal(&c) }
 
 // linkHash is the Hash of the record with body digest sum at seq in chain.
 func linkHash(chain string, seq int64, prev string, sum *[32]byte) string {

@@ -254,7 +254,12 @@ func (s *Spool) Begin(rec Record) error {
 		s.refused.Add(1)
 		return fmt.Errorf("%w: %s of records wait for the database, over audit.spool_max_size (%s)", ErrSpoolFull, humanSize(over), humanSize(s.o.MaxSize))
 	}
-	body, err := json.Marshal(markOf(&rec))
+	m := markOf(&rec)
+	body, ok := appendMark(make([]byte, 0, 384), m)
+	var err error
+	if !ok {
+		body, err = json.Marshal(m)
+	}
 	if err != nil {
 		return fmt.Errorf("audit: spool: encoding request %s: %w", rec.RequestID, err)
 	}

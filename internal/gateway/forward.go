@@ -307,12 +307,20 @@ func firstPositive(ds ...time.Duration) time.Duration {
 // commit records that this target's reply goes to the client: its headers
 // are set before the first byte.
 func (g *Gateway) commit(s *state, t *route.Target, upstream http.Header) {
+	// Every response carries them: their value slices share one array
+	// (the names are canonical, so they are assigned directly).
 	h := s.Out.Header()
-	h.Set("X-Airgw-Provider", t.Provider)
-	h.Set("X-Airgw-Model", t.Model)
-	h.Set("X-Airgw-Attempts", strconv.Itoa(len(s.attempts)+1))
-	if id := upstreamRequestID(upstream); id != "" {
-		h.Set("X-Airgw-Upstream-Request-Id", id)
+	id := upstreamRequestID(upstream)
+	vs := make([]string, 3, 4)
+	vs[0], vs[1], vs[2] = t.Provider, t.Model, strconv.Itoa(len(s.attempts)+1)
+	if id != "" {
+		vs = append(vs, id)
+	}
+	h["X-Airgw-Provider"] = vs[0:1:1]
+	h["X-Airgw-Model"] = vs[1:2:2]
+	h["X-Airgw-Attempts"] = vs[2:3:3]
+	if len(vs) == 4 {
+		h["X-Airgw-Upstream-Request-Id"] = vs[3:4:4]
 	}
 }
 
@@ -442,17 +450,19 @@ func (s *state) estimate() {
 
 // formatUSD formats nano-dollars as a plain decimal number of dollars.
 func formatUSD(nano int64) string {
-	neg := nano < 0
-	if neg {
-		nano = -nano
+	// One allocation (the string): it is on every response.
+	var buf [32]byte
+	b := buf[:0]
+	u := uint64(nano)
+	if nano < 0 {
+		b, u = append(b, '-'), uint64(-nano) // -MinInt64 wraps to its magnitude
 	}
-	frac := strconv.FormatInt(nano%1e9, 10)
-	for len(frac) < 9 {
-		frac = "0" + frac
+	b = strconv.AppendUint(b, u/1e9, 10)
+	b = append(b, '.')
+	frac := u % 1e9
+	for d := uint64(1e8); d > frac && d > 1; d /= 10 {
+		b = append(b, '0')
 	}
-	s := strconv.FormatInt(nano/1e9, 10) + "." + frac
-	if neg {
-		s = "-" + s
-	}
-	return s
+	b = strconv.AppendUint(b, frac, 10)
+	return string(b)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -406,3 +407,36 @@ func (s *stallStream) Next() (llm.Event, error) {
 }
 
 func (s *stallStream) Close() error { return nil }
+
+// TestCommitHeaders: the answer names the target that served it, the
+// attempts it took and the upstream's request id when there is one.
+func TestCommitHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		name, upstreamID string
+	}{{"with_id", "up-123"}, {"without_id", ""}} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := &script{answers: []func(context.Context) (*llm.Reply, error){func(ctx context.Context) (*llm.Reply, error) {
+				r, err := okResponse(ctx, &llm.Request{Model: "x"})
+				if tt.upstreamID != "" {
+					r.Header = http.Header{"X-Request-Id": {tt.upstreamID}}
+				}
+				return r, err
+			}}}
+			l := newLoop(t, Runtime{Timeout: time.Minute}, Options{}, route.Target{Provider: "up", Model: "a", Client: up})
+			w := l.do(context.Background(), "")
+			got := map[string]string{}
+			for _, k := range []string{"X-Airgw-Provider", "X-Airgw-Model", "X-Airgw-Attempts", "X-Airgw-Upstream-Request-Id"} {
+				if v := w.Header().Values(k); len(v) > 0 {
+					got[k] = strings.Join(v, ",")
+				}
+			}
+			want := map[string]string{"X-Airgw-Provider": "up", "X-Airgw-Model": "a", "X-Airgw-Attempts": "1"}
+			if tt.upstreamID != "" {
+				want["X-Airgw-Upstream-Request-Id"] = tt.upstreamID
+			}
+			if w.Code != 200 || !cmp.Equal(got, want) {
+				t.Errorf("Serve = %d %v, want 200 %v", w.Code, got, want)
+			}
+		})
+	}
+}

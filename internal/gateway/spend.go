@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/airgw/airgw/internal/budget"
 	"github.com/airgw/airgw/internal/keys"
@@ -183,7 +183,7 @@ func (s *state) outputLimit() int64 {
 // later.
 func (g *Gateway) reserve(_ context.Context, s *state) error {
 	lv := g.levels(s)
-	r := budget.Request{At: s.start, Accounts: make([]string, 0, len(lv))}
+	r := budget.Request{At: s.start, Accounts: make([]string, 0, len(lv)), Budgets: make([]budget.Budget, 0, len(lv))}
 	hard := false
 	for i := range lv {
 		l := &lv[i]
@@ -232,7 +232,16 @@ func (s *state) worstCost() (int64, string, error) {
 	for _, t := range s.candidates() {
 		worst = max(worst, budget.WorstCost(*t.Price, in, out))
 	}
-	return worst, fmt.Sprintf("at most %d prompt tokens and %d output tokens of model `%s`", in, out, s.req.Model), nil
+	// Only a refusal shows it, but every request builds it: without fmt.
+	b := make([]byte, 0, 80+len(s.req.Model))
+	b = append(b, "at most "...)
+	b = strconv.AppendInt(b, in, 10)
+	b = append(b, " prompt tokens and "...)
+	b = strconv.AppendInt(b, out, 10)
+	b = append(b, " output tokens of model `"...)
+	b = append(b, s.req.Model...)
+	b = append(b, '`')
+	return worst, string(b), nil
 }
 
 // settleSpend ends the request's hold on its rate limits and budgets: the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"math"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -147,5 +148,20 @@ func TestEndUserTooLong(t *testing.T) {
 	w := h.do(context.Background(), "good", `{"model":"m","user":"`+strings.Repeat("u", 300)+`","messages":[{"role":"user","content":"hi"}]}`)
 	if w.Code != 400 || !strings.Contains(w.Body.String(), `"param":"user"`) || h.prov.calls.Load() != 0 {
 		t.Errorf("Serve(user of 300 bytes) = %d %s, want 400 naming user and no provider call", w.Code, w.Body)
+	}
+}
+
+func TestFormatUSD(t *testing.T) {
+	for _, tt := range []struct {
+		nano int64
+		want string
+	}{
+		{0, "0.000000000"}, {1, "0.000000001"}, {30000, "0.000030000"}, {123456789, "0.123456789"},
+		{1e9, "1.000000000"}, {12_500_000_001, "12.500000001"}, {-1, "-0.000000001"}, {-2_000_000_000, "-2.000000000"},
+		{math.MaxInt64, "9223372036.854775807"}, {math.MinInt64, "-9223372036.854775808"},
+	} {
+		if got := formatUSD(tt.nano); got != tt.want {
+			t.Errorf("formatUSD(%d) = %q, want %q", tt.nano, got, tt.want)
+		}
 	}
 }

@@ -54,6 +54,8 @@ type Ticket struct {
 // response headers. A nil Ticket means no limit applies.
 func (l *Limiter) Admit(ctx context.Context, now time.Time, scopes []Scope, model string, tokens int64) (*Ticket, error) {
 	t := &Ticket{l: l, at: now, tokens: tokens, scopes: scopes, model: model}
+	// Two or three limits per level are usual: one allocation each.
+	t.ds, t.from = make([]Demand, 0, 2*len(scopes)), make([]origin, 0, 2*len(scopes))
 	for i := range scopes {
 		sc := &scopes[i]
 		if sc.Limits.IsZero() {
@@ -202,22 +204,55 @@ func (t *Ticket) SetHeaders(h http.Header) {
 			}
 		}
 	}
+	// Every response carries them: the values are cut from one string and
+	// the header slices from one array (the names are canonical).
+	var buf [128]byte
+	b := buf[:0]
+	var ends [6]int
+	var names [6]string
+	n := 0
+	add := func(name string, v []byte) {
+		names[n], ends[n] = name, len(v)
+		n++
+	}
 	if req >= 0 {
-		h.Set("X-Ratelimit-Limit-Requests", strconv.FormatInt(t.ds[req].Limit, 10))
-		h.Set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(t.res.Remaining[req], 10))
-		h.Set("X-Ratelimit-Reset-Requests", FormatReset(t.res.Reset[req]))
+		b = strconv.AppendInt(b, t.ds[req].Limit, 10)
+		add("X-Ratelimit-Limit-Requests", b)
+		b = strconv.AppendInt(b, t.res.Remaining[req], 10)
+		add("X-Ratelimit-Remaining-Requests", b)
+		b = appendReset(b, t.res.Reset[req])
+		add("X-Ratelimit-Reset-Requests", b)
 	}
 	if tok >= 0 {
-		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(t.ds[tok].Limit, 10))
-		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(t.res.Remaining[tok], 10))
-		h.Set("X-Ratelimit-Reset-Tokens", FormatReset(t.res.Reset[tok]))
+		b = strconv.AppendInt(b, t.ds[tok].Limit, 10)
+		add("X-Ratelimit-Limit-Tokens", b)
+		b = strconv.AppendInt(b, t.res.Remaining[tok], 10)
+		add("X-Ratelimit-Remaining-Tokens", b)
+		b = appendReset(b, t.res.Reset[tok])
+		add("X-Ratelimit-Reset-Tokens", b)
+	}
+	if n == 0 {
+		return
+	}
+	all, vals := string(b), make([]string, n)
+	start := 0
+	for i := range n {
+		vals[i] = all[start:ends[i]]
+		start = ends[i]
+		h[names[i]] = vals[i : i+1 : i+1]
 	}
 }
 
 // FormatReset formats a reset time as OpenAI does: "20ms", "1s", "6m0s".
-func FormatReset(d time.Duration) string {
+func FormatReset(d time.Duration) string { return string(appendReset(nil, d)) }
+
+// appendReset appends a reset time as OpenAI writes it: "20ms", "1s",
+// "6m0s".
+func appendReset(b []byte, d time.Duration) []byte {
 	if d < time.Second {
-		return d.Round(time.Millisecond).String()
+		d = d.Round(time.Millisecond)
+	} else {
+		d = (d + time.Second - 1) / time.Second * time.Second
 	}
-	return ((d + time.Second - 1) / time.Second * time.Second).String()
+	return append(b, d.String()...)
 }

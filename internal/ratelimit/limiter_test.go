@@ -267,3 +267,16 @@ func BenchmarkAdmit(b *testing.B) {
 		tk.Done(ctx, 90)
 	}
 }
+
+func BenchmarkSetHeaders(b *testing.B) {
+	l := New(NewMemory())
+	scopes := []Scope{{Key: "team:search", Path: "teams.search.limits", Limits: &Limits{RPM: 1 << 30, TPM: 1 << 30}}}
+	tk, err := l.Admit(context.Background(), t0, scopes, "m", 100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		tk.SetHeaders(http.Header{})
+	}
+}

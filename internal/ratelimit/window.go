@@ -90,9 +90,20 @@ func (w *window) until(now, amount, limit int64) time.Duration {
 // reset returns how long from now until the oldest counted unit leaves the
 // window; zero when it is empty.
 func (w *window) reset(now int64) time.Duration {
+	if w.total <= 0 {
+		return 0 // every bucket is empty: none goes below zero
+	}
+	// Every request asks, for every limit: walk the ring from the oldest
+	// bucket without a division per bucket (a per-minute window that is
+	// mostly empty has 60 of them).
+	l := int64(len(w.ring))
+	i := ((w.head-w.n)%l + l) % l
 	for b := w.head - w.n; b <= w.head; b++ {
-		if *w.slot(b) > 0 {
+		if w.ring[i] > 0 {
 			return time.Duration((b+w.n+1)*w.size - now)
+		}
+		if i++; i == l {
+			i = 0
 		}
 	}
 	return 0

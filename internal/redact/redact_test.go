@@ -51,3 +51,26 @@ func BenchmarkAccessLine(b *testing.B) {
 			"model", "gpt-4o", "provider", "openai", "key_id", "key_aaaaaaaaaaaaaaaa", "latency_ms", 12, "cost_nano_usd", 6512500)
 	}
 }
+
+// TestHandlerCleanLineUnchanged: a line with nothing to mask is written as
+// the wrapped handler writes it, and a secret in its last string attribute
+// is still masked.
+func TestHandlerCleanLineUnchanged(t *testing.T) {
+	const secret = "sk-proj-CANARY0123456789"
+	var got, want bytes.Buffer
+	slog.New(New(slog.NewTextHandler(&got, nil), []string{secret})).Info("request",
+		"request_id", "req_1", "status", 200, "model", "gpt-4o", "provider", "openai", "key_id", "key_1", "latency_ms", 12)
+	slog.New(slog.NewTextHandler(&want, nil)).Info("request",
+		"request_id", "req_1", "status", 200, "model", "gpt-4o", "provider", "openai", "key_id", "key_1", "latency_ms", 12)
+	// Drop the time, the only field that differs.
+	trim := func(s string) string { _, rest, _ := strings.Cut(s, " "); return rest }
+	if trim(got.String()) != trim(want.String()) {
+		t.Errorf("clean line = %q, want %q", got.String(), want.String())
+	}
+	got.Reset()
+	slog.New(New(slog.NewTextHandler(&got, nil), []string{secret})).Info("request",
+		"status", 200, "model", "gpt-4o", "provider", "openai", "key_id", "key_1", "cause", "upstream: "+secret)
+	if out := got.String(); strings.Contains(out, "CANARY") || !strings.Contains(out, "[redacted]") {
+		t.Errorf("line with a secret in its last attribute = %q, want it masked", out)
+	}
+}

@@ -65,3 +65,25 @@ func TestAdmitRefusesWhenSaturated(t *testing.T) {
 		t.Error("admit() with the signal off = false, want admitted")
 	}
 }
+
+// TestSaturatedReadsScheduler: the delay signal reads the real scheduler
+// metrics; an idle process is never judged saturated, the first read only
+// starts a window, and reads happen at most once per window.
+func TestSaturatedReadsScheduler(t *testing.T) {
+	var a admission
+	a.maxDelay.Store(int64(time.Nanosecond)) // any delay is over the limit
+	for i := range 3 {
+		if a.saturated() {
+			t.Fatalf("saturated() on an idle process (read %d) = true, want false (fewer than %d runnable goroutines)", i, minRunnable)
+		}
+		a.nextRead.Store(0) // the next call reads again
+	}
+	if a.prev == nil {
+		t.Error("no histogram kept after a read: /sched/latencies:seconds not read")
+	}
+	a.nextRead.Store(time.Now().Add(time.Hour).UnixNano())
+	a.overloaded.Store(true)
+	if !a.saturated() {
+		t.Error("saturated() between reads = false, want the last verdict (true)")
+	}
+}

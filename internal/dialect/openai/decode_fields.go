@@ -41,7 +41,7 @@ func (d *decoder) messages(raw json.RawMessage) []llm.Message {
 	}
 	msgs := make([]llm.Message, 0, len(items))
 	for i, it := range items {
-		m := d.message(it, idx("messages", i))
+		m := d.message(it, messageParam(i))
 		if d.err != nil {
 			return nil
 		}
@@ -50,12 +50,46 @@ func (d *decoder) messages(raw json.RawMessage) []llm.Message {
 	return msgs
 }
 
-func (d *decoder) message(raw json.RawMessage, param string) llm.Message {
+// msgParam holds the names of a message's fields for error messages.
+type msgParam struct{ base, role, name, toolCalls, toolCallID, content string }
+
+// msgParams are those of the first messages, built once rather than on
+// every request.
+var msgParams = func() (ps [32]msgParam) {
+	for i := range ps {
+		ps[i] = newMsgParam(i)
+	}
+	return ps
+}()
+
+func newMsgParam(i int) msgParam {
+	b := idx("messages", i)
+	return msgParam{b, b + ".role", b + ".name", b + ".tool_calls", b + ".tool_call_id", b + ".content"}
+}
+
+func messageParam(i int) *msgParam {
+	if i < len(msgParams) {
+		return &msgParams[i]
+	}
+	p := newMsgParam(i)
+	return &p
+}
+
+func (d *decoder) message(raw json.RawMessage, mp *msgParam) llm.Message {
+	param := mp.base
 	var rm rawMessage
-	if !d.object(raw, param, &rm) {
+	if d.err != nil {
 		return llm.Message{}
 	}
-	role := d.requiredString(rm.Role, param+".role")
+	// The usual message object is split without another json.Unmarshal
+	// (the body was validated whole); anything else goes through it.
+	if !splitMessage(raw, &rm) {
+		rm = rawMessage{}
+		if !d.object(raw, param, &rm) {
+			return llm.Message{}
+		}
+	}
+	role := d.requiredString(rm.Role, mp.role)
 	m := llm.Message{Role: llm.Role(role)}
 	switch m.Role {
 	case llm.RoleSystem, llm.RoleDeveloper, llm.RoleUser, llm.RoleAssistant, llm.RoleTool:
@@ -68,18 +102,18 @@ func (d *decoder) message(raw json.RawMessage, param string) llm.Message {
 		}
 		return m
 	}
-	m.Name = d.optString(rm.Name, param+".name")
+	m.Name = d.optString(rm.Name, mp.name)
 	if m.Role == llm.RoleAssistant {
-		m.ToolCalls = d.toolCalls(rm.ToolCalls, param+".tool_calls")
+		m.ToolCalls = d.toolCalls(rm.ToolCalls, mp.toolCalls)
 	} else if !isNull(rm.ToolCalls) {
-		d.fail(llm.ParamError(param+".tool_calls", "`tool_calls` is only valid on assistant messages"))
+		d.fail(llm.ParamError(mp.toolCalls, "`tool_calls` is only valid on assistant messages"))
 	}
 	if m.Role == llm.RoleTool {
-		m.ToolCallID = d.requiredString(rm.ToolCallID, param+".tool_call_id")
+		m.ToolCallID = d.requiredString(rm.ToolCallID, mp.toolCallID)
 	}
 	// An assistant turn that only calls tools may have null content.
 	contentOptional := m.Role == llm.RoleAssistant && (len(m.ToolCalls) > 0 || !isNull(rm.Refusal))
-	m.Content, m.ContentIsString = d.content(rm.Content, param+".content", m.Role, contentOptional)
+	m.Content, m.ContentIsString = d.content(rm.Content, mp.content, m.Role, contentOptional)
 	return m
 }
 

@@ -83,3 +83,129 @@ func splitArray(raw []byte) []json.RawMessage {
 func trimSpace(b []byte) []byte {
 	return bytes.TrimRight(b, " \t\n\r")
 }
+
+// splitMessage fills rm from the JSON object raw as json.Unmarshal would,
+// sharing raw's bytes. It returns false, leaving the object to
+// json.Unmarshal, when a key has an escape or names a field only without
+// regard to case (json.Unmarshal matches those too), or raw is not an
+// object. raw must be valid JSON.
+func splitMessage(raw []byte, rm *rawMessage) bool {
+	n := len(raw)
+	if n < 2 || raw[0] != '{' {
+		return false
+	}
+	i := skipWS(raw, 1)
+	if i < n && raw[i] == '}' {
+		return true
+	}
+	for i < n && raw[i] == '"' {
+		j := i + 1
+		for j < n && raw[j] != '"' {
+			if raw[j] == '\\' {
+				return false
+			}
+			j++
+		}
+		if j >= n {
+			return false
+		}
+		key := raw[i+1 : j]
+		i = skipWS(raw, j+1)
+		if i >= n || raw[i] != ':' {
+			return false
+		}
+		vs := skipWS(raw, i+1)
+		i = skipValue(raw, vs)
+		if i > n || i <= vs {
+			return false
+		}
+		val := json.RawMessage(raw[vs:i:i])
+		switch string(key) {
+		case "role":
+			rm.Role = val
+		case "content":
+			rm.Content = val
+		case "name":
+			rm.Name = val
+		case "tool_calls":
+			rm.ToolCalls = val
+		case "tool_call_id":
+			rm.ToolCallID = val
+		case "refusal":
+			rm.Refusal = val
+		default:
+			for _, f := range [...]string{"role", "content", "name", "tool_calls", "tool_call_id", "refusal"} {
+				if bytes.EqualFold(key, []byte(f)) {
+					return false
+				}
+			}
+		}
+		i = skipWS(raw, i)
+		if i < n && raw[i] == ',' {
+			i = skipWS(raw, i+1)
+			continue
+		}
+		return i < n && raw[i] == '}'
+	}
+	return false
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the valid JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b) + 1
+	case '{', '[':
+		depth, inString := 0, false
+		for j := i; j < len(b); j++ {
+			c := b[j]
+			if inString {
+				switch c {
+				case '\\':
+					j++
+				case '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b) + 1
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
+		j++
+	}
+	return j
+}

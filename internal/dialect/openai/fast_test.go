@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -70,4 +71,30 @@ func BenchmarkDecodeChat(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzSplitMessage: for valid JSON, splitMessage gives what json.Unmarshal
+// into rawMessage gives, or declines.
+func FuzzSplitMessage(f *testing.F) {
+	for _, s := range []string{`{"role":"user","content":"hi"}`, ` { "role" : "assistant" , "content" : null , "tool_calls" : [ {"id":"a\"}"} ] } `,
+		`{"Role":"user"}`, `{"r\u006fle":"user"}`, `{"role":"a","role":"b"}`, `{}`, `{"x":{"role":1},"content":[1,"]",{}]}`, `[]`, `"s"`, `{"refusal":-1.5e3,"name":true}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var want rawMessage
+		wantErr := json.Unmarshal(raw, &want)
+		var got rawMessage
+		if !splitMessage(raw, &got) {
+			return
+		}
+		if wantErr != nil {
+			t.Fatalf("splitMessage(%s) accepted what json.Unmarshal refuses: %v", raw, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("splitMessage(%s) = %+v, want %+v", raw, got, want)
+		}
+	})
 }

@@ -361,9 +361,10 @@ func isEventStream(h http.Header) bool {
 func keepHeaders(h http.Header) http.Header {
 	out := make(http.Header)
 	for k, v := range h {
-		lk := strings.ToLower(k)
-		if lk == "x-request-id" || lk == "retry-after" || lk == "retry-after-ms" ||
-			lk == "openai-processing-ms" || lk == "apim-request-id" || strings.HasPrefix(lk, "x-ratelimit-") {
+		// EqualFold rather than ToLower: no string per header.
+		if strings.EqualFold(k, "x-request-id") || strings.EqualFold(k, "retry-after") || strings.EqualFold(k, "retry-after-ms") ||
+			strings.EqualFold(k, "openai-processing-ms") || strings.EqualFold(k, "apim-request-id") ||
+			len(k) >= len("x-ratelimit-") && strings.EqualFold(k[:len("x-ratelimit-")], "x-ratelimit-") {
 			out[k] = v
 		}
 	}

@@ -349,3 +349,20 @@ func TestChatLargeResponse(t *testing.T) {
 		t.Errorf("Chat(10 MiB) content length %d, usage reported %v; want %d, false", len(got), reply.Response.UsageReported, len(content))
 	}
 }
+
+// TestKeepHeaders: request ids, rate-limit state and retry hints are kept,
+// in any case; other headers are dropped.
+func TestKeepHeaders(t *testing.T) {
+	h := http.Header{"X-Request-Id": {"r"}, "Retry-After": {"1"}, "Retry-After-Ms": {"1000"}, "Openai-Processing-Ms": {"5"},
+		"Apim-Request-Id": {"a"}, "X-Ratelimit-Remaining-Requests": {"9"}, "x-ratelimit-limit-tokens": {"10"},
+		"Content-Type": {"application/json"}, "X-Ratelimit": {"short"}, "Set-Cookie": {"c"}}
+	got := keepHeaders(h)
+	for _, k := range []string{"X-Request-Id", "Retry-After", "Retry-After-Ms", "Openai-Processing-Ms", "Apim-Request-Id", "X-Ratelimit-Remaining-Requests", "x-ratelimit-limit-tokens"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("keepHeaders dropped %s", k)
+		}
+	}
+	if len(got) != 7 {
+		t.Errorf("keepHeaders(%v) = %v, want 7 headers", h, got)
+	}
+}

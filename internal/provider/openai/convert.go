@@ -176,7 +176,7 @@ func messageToWire(m *llm.Message, compat bool) (wire.Message, error) {
 // decodeResponse decodes a 2xx non-streaming body.
 func decodeResponse(provider, key string, status int, body []byte) (*llm.Response, *llm.Error) {
 	var w wire.ChatResponse
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := wire.DecodeChatResponse(body, &w); err != nil {
 		if e := streamedErrorBody(provider, key, status, body); e != nil {
 			return nil, e
 		}

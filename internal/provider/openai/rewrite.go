@@ -29,7 +29,7 @@ func Rewrite(body []byte, model string, stream bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	modelJSON, err := json.Marshal(model)
+	modelJSON, err := quote(model)
 	if err != nil {
 		return nil, fmt.Errorf("openai: rewrite: %w", err)
 	}
@@ -125,6 +125,53 @@ func includeUsage(v []byte) ([]byte, error) {
 	return json.Marshal(opts)
 }
 
+// quote returns s as a JSON string, as json.Marshal does: a model name
+// (printable ASCII with nothing to escape) without json.Marshal's
+// allocations.
+func quote(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return json.Marshal(s)
+		}
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), nil
+}
+
+// knownKey returns the string of a top-level key of a Chat Completions
+// request without allocating, or "" when it is not one of them.
+func knownKey(k []byte) string {
+	switch string(k) { // no allocation: the compiler compares the bytes
+	case "model":
+		return "model"
+	case "messages":
+		return "messages"
+	case "stream":
+		return "stream"
+	case "stream_options":
+		return "stream_options"
+	case "metadata":
+		return "metadata"
+	case "store":
+		return "store"
+	case "max_tokens":
+		return "max_tokens"
+	case "max_completion_tokens":
+		return "max_completion_tokens"
+	case "temperature":
+		return "temperature"
+	case "user":
+		return "user"
+	case "tools":
+		return "tools"
+	case "input":
+		return "input"
+	}
+	return ""
+}
+
 // member locates one top-level member of a JSON object.
 type member struct {
 	key                        string
@@ -142,6 +189,7 @@ func topLevelMembers(b []byte) (ms []member, end int, err error) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, 0, errNotObject
 	}
+	ms = make([]member, 0, 16) // a request's members, in one allocation
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		end = i
@@ -155,7 +203,10 @@ func topLevelMembers(b []byte) (ms []member, end int, err error) {
 			if ke > len(b) || ke-ks < 2 {
 				return nil, 0, errNotObject
 			}
-			key := string(b[ks+1 : ke-1])
+			key := knownKey(b[ks+1 : ke-1])
+			if key == "" {
+				key = string(b[ks+1 : ke-1])
+			}
 			if bytes.IndexByte(b[ks:ke], '\\') >= 0 {
 				if err := json.Unmarshal(b[ks:ke], &key); err != nil {
 					return nil, 0, fmt.Errorf("openai: rewrite: %w", err)

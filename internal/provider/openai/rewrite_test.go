@@ -123,6 +123,7 @@ func FuzzRewrite(f *testing.F) {
 		`{}`, `[]`, `{"a":"\\\"","b":-1.5e3,"c":true,"d":null}`, ` { "model" : "x" } `,
 	} {
 		f.Add([]byte(s), "gpt-4o", true)
+		f.Add([]byte(s), "a<b>&\"c\u00e9\n", false)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, model string, stream bool) {
 		got, err := Rewrite(body, model, stream)
@@ -170,6 +171,16 @@ var benchBody = func() []byte {
 }()
 
 func BenchmarkRewrite(b *testing.B) {
+	b.Run("small", func(b *testing.B) {
+		// bench/loadgen's body.
+		body := []byte(`{"max_tokens":64,"messages":[{"content":"You are a concise assistant.","role":"system"},{"content":"Say hello to the benchmark in one short sentence.","role":"user"}],"model":"bench-model","temperature":0,"user":"bench-user"}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Rewrite(body, "bench-model", false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("splice", func(b *testing.B) {
 		b.SetBytes(int64(len(benchBody)))
 		b.ReportAllocs()
@@ -188,4 +199,15 @@ func BenchmarkRewrite(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeResponse decodes bench/fakeprovider's plain completion.
+func BenchmarkDecodeResponse(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_1"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeResponse("p", "", 200, body); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

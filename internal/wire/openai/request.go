@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ChatRequest is the body of POST /v1/chat/completions.
@@ -151,6 +152,13 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return nil
 	case b[0] == '"':
 		*c = Content{Kind: ContentString}
+		if len(b) >= 2 && b[len(b)-1] == '"' && plain(b[1:len(b)-1]) {
+			// The usual case, without a second decoder over the string: the
+			// enclosing decoder has checked the syntax, and a string with
+			// no escape, no control byte and valid UTF-8 decodes to itself.
+			c.Text = string(b[1 : len(b)-1])
+			return nil
+		}
 		return json.Unmarshal(b, &c.Text)
 	case b[0] == '[':
 		*c = Content{Kind: ContentParts, Parts: []ContentPart{}}
@@ -158,6 +166,20 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 	default:
 		return fmt.Errorf("openai: content must be a string, an array or null, not %.20s", b)
 	}
+}
+
+// plain reports whether the body of a JSON string decodes to itself: no
+// backslash, quote or control byte, and valid UTF-8 (json.Unmarshal
+// replaces invalid bytes with U+FFFD).
+func plain(t []byte) bool {
+	ascii := true
+	for _, c := range t {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	return ascii || utf8.Valid(t)
 }
 
 // Content part types.

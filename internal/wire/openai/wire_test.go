@@ -352,3 +352,34 @@ func TestToolChoiceStopNullString(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// FuzzContentString: a string content decodes exactly as json.Unmarshal
+// decodes it into a string, through the fast path or not.
+func FuzzContentString(f *testing.F) {
+	for _, s := range []string{`"hi"`, `"a\"b"`, `"\u00e9t\u00e9"`, "\"\xff\"", `"é"`, "\"a\x01\"", `""`, `"`, `"a"b"`, "\"é\\n\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if tb := bytes.TrimSpace(b); len(tb) == 0 || tb[0] != '"' {
+			return
+		}
+		var want string
+		wantErr := json.Unmarshal(b, &want)
+		var c Content
+		err := json.Unmarshal(b, &c)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Unmarshal(%q): error %v, want %v", b, err, wantErr)
+		}
+		if err == nil && (c.Kind != ContentString || c.Text != want) {
+			t.Fatalf("Unmarshal(%q) = %+v, want text %q", b, c, want)
+		}
+		// Called directly, without the enclosing decoder's check: as
+		// json.Unmarshal of the trimmed value.
+		var direct string
+		directErr := json.Unmarshal(bytes.TrimSpace(b), &direct)
+		var d Content
+		if err := d.UnmarshalJSON(b); (err != nil) != (directErr != nil) || err == nil && d.Text != direct {
+			t.Fatalf("UnmarshalJSON(%q) = %q, %v; want %q, %v", b, d.Text, err, direct, directErr)
+		}
+	})
+}
