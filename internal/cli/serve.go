@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,19 @@ func (e *env) serve(args []string) error {
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv("AIRGW_CPUPROFILE"); path != "" {
+		// For measuring (bench/README.md): a CPU profile of the whole run,
+		// written when serve returns.
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("AIRGW_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("AIRGW_CPUPROFILE: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if cf.demo {
 		if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
