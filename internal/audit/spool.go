@@ -27,7 +27,7 @@ const (
 	// Draining into the database: the most records per insert, the
 	// longest a record waits in a partial batch, the bound on one insert,
 	// and the cap of the wait between retries of a failed batch.
-	DefaultBatchSize     = 256
+	DefaultBatchSize     = 64
 	DefaultFlushInterval = time.Second
 	DefaultInsertTimeout = 10 * time.Second
 	DefaultMaxBackoff    = 30 * time.Second

@@ -32,7 +32,7 @@ func defaults() *Config {
 		Storage:  Storage{SQLite: "./airgw.db"},
 		Timezone: "UTC",
 		Log:      Log{Level: "info", Format: "text"},
-		Audit: Audit{BatchSize: 256, FlushInterval: Duration(time.Second), FsyncInterval: Duration(100 * time.Millisecond),
+		Audit: Audit{BatchSize: 64, FlushInterval: Duration(time.Second), FsyncInterval: Duration(100 * time.Millisecond),
 			SpoolMaxSize: 1 << 30, CheckpointInterval: Duration(time.Minute)},
 		Tracing: Tracing{ServiceName: "airgw", SampleRatio: 1},
 		Routing: Routing{
