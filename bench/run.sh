@@ -20,6 +20,11 @@
 #   OUT          results directory [bench/out/<UTC time>]
 #   MAX_TOTAL    hard limit on the whole script, seconds [1800]
 #   KEEP_TMP=1   keep the temporary directory (binaries, config, logs)
+#   SOAK         seconds: instead of the scenarios, load airgw alone for
+#                that long (SOAK_RATE req/s, a quarter of them streamed),
+#                sample its RSS every 10 s and report the slope after the
+#                first tenth, and its goroutines before and after (T25)
+#   SOAK_RATE    requests/s of the soak [300]
 #
 # Everything listens on 127.0.0.1 only; every load run is bounded in time.
 set -euo pipefail
@@ -46,6 +51,16 @@ OVERLOAD=${OVERLOAD:-1}
 PIN=${PIN:-1}
 MAX_TOTAL=${MAX_TOTAL:-1800}
 OUT=${OUT:-$ROOT/bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
+SOAK=${SOAK:-0}
+SOAK_RATE=${SOAK_RATE:-300}
+if ! [[ $SOAK =~ ^[0-9]+$ && $SOAK_RATE =~ ^[0-9]+$ && $SOAK_RATE -ge 4 ]]; then
+	echo "run.sh: SOAK must be whole seconds and SOAK_RATE at least 4, got '$SOAK' and '$SOAK_RATE'" >&2
+	exit 2
+fi
+if [[ $SOAK -gt 0 ]]; then
+	TARGETS="direct airgw" # direct only for the smoke test
+	MAX_TOTAL=$((MAX_TOTAL > SOAK + 600 ? MAX_TOTAL : SOAK + 600))
+fi
 
 if ! [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 600 ]]; then
 	echo "run.sh: DURATION must be whole seconds in [1, 600], got '$DURATION'" >&2
@@ -317,6 +332,43 @@ for t in $TARGETS; do
 	fi
 	rm -f "$OUT/$t-smoke.json"
 done
+
+# The soak (T25): airgw alone under steady load; memory must be flat after
+# the warm-up (slope under 5 MiB/h) and the goroutines back to their
+# number before the load once it ends.
+goroutines() { curl -fsS "http://127.0.0.1:$AIRGW_PORT/metrics" | sed -n 's/^go_goroutines \([0-9]*\).*/\1/p'; }
+if [[ $SOAK -gt 0 ]]; then
+	echo "-- soak: ${SOAK}s at $SOAK_RATE req/s (a quarter streamed), RSS every 10 s"
+	g0=$(goroutines)
+	loadgen airgw soak -rate "$((SOAK_RATE * 3 / 4))" -duration "${SOAK}s" -warmup 0s >/dev/null &
+	lg1=$!
+	loadgen airgw soak-stream -stream -rate "$((SOAK_RATE / 4))" -duration "${SOAK}s" -warmup 0s >/dev/null &
+	lg2=$!
+	: >"$OUT/soak-rss.tsv"
+	t0=$(date +%s)
+	while kill -0 "$lg1" 2>/dev/null || kill -0 "$lg2" 2>/dev/null; do
+		echo "$(($(date +%s) - t0))	$(rss_kib "$PID_airgw")" >>"$OUT/soak-rss.tsv"
+		sleep 10
+	done
+	wait "$lg1" "$lg2" || true
+	sleep 2 # connections close, streams end
+	g1=$(goroutines)
+	{
+		echo "== soak: airgw, ${SOAK}s at $SOAK_RATE req/s ($PLACEMENT)"
+		for f in soak soak-stream; do
+			sed -n 's/.*"requests": *\([0-9]*\).*/requests \1/p; s/.*"ok": *\([0-9]*\).*/ok \1/p' "$OUT/airgw-$f.json" | tr '\n' ' '
+			echo "($f)"
+		done
+		# Least-squares slope of RSS over time, after the first tenth.
+		awk -v skip="$((SOAK / 10))" '$1 >= skip { n++; x += $1; y += $2 / 1024; xx += $1 * $1; xy += $1 * $2 / 1024 }
+			END { if (n < 3) { print "RSS slope: too few samples"; exit }
+				b = (n * xy - x * y) / (n * xx - x * x)
+				printf "RSS slope after the warm-up: %.2f MiB/h over %d samples [budget < 5 MiB/h: %s]\n", b * 3600, n, (b * 3600 < 5 ? "within" : "OVER") }' "$OUT/soak-rss.tsv"
+		awk 'NR == 1 { first = $2 } { last = $2; if ($2 > max) max = $2 } END { printf "RSS: %.1f MiB at the start, %.1f MiB at the end, %.1f MiB peak\n", first / 1024, last / 1024, max / 1024 }' "$OUT/soak-rss.tsv"
+		echo "goroutines: $g0 before the load, $g1 after [$([[ ${g1:-1} -le ${g0:-0} ]] && echo "back to baseline" || echo "NOT back to baseline")]"
+	} | tee "$OUT/soak.txt"
+	exit 0
+fi
 
 # Scenario-major order: every scenario runs against all targets back to
 # back, so that the machine's drift hits them alike.
