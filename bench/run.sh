@@ -310,7 +310,7 @@ loadgen() {
 	fi
 	local key=bench
 	if [[ $t == airgw ]]; then key=$KEY; fi
-	on_cpu "$LOAD_CPU" timeout $((DURATION + 90)) "$tmp/loadgen" "${args[@]}" -key "$key" "$@"
+	on_cpu "$LOAD_CPU" timeout $((${SOAK:-0} > 0 ? SOAK + 90 : DURATION + 90)) "$tmp/loadgen" "${args[@]}" -key "$key" "$@"
 }
 
 # A handful of requests per target first, so that a broken target fails the
@@ -351,8 +351,13 @@ if [[ $SOAK -gt 0 ]]; then
 		sleep 10
 	done
 	wait "$lg1" "$lg2" || true
-	sleep 2 # connections close, streams end
-	g1=$(goroutines)
+	# Connections close and streams end; airgw's idle connections to the
+	# provider (two goroutines each) close after 90 s unused.
+	for _ in $(seq 20); do
+		sleep 5
+		g1=$(goroutines)
+		[[ ${g1:-1} -le ${g0:-0} ]] && break
+	done
 	{
 		echo "== soak: airgw, ${SOAK}s at $SOAK_RATE req/s ($PLACEMENT)"
 		for f in soak soak-stream; do
