@@ -25,8 +25,10 @@ import (
 //
 //	AIRGW_STREAM_MEMORY=2000 go test -run StreamMemory -v ./internal/app/
 //
-// With AIRGW_STREAM_MEMORY_PROFILE=dir, it writes a heap profile of each
-// target with the streams open (dir/heap-<target>.out).
+// With AIRGW_STREAM_MEMORY_PROMPT=<bytes>, the prompt is that long (the
+// bench's is about 80 bytes). With AIRGW_STREAM_MEMORY_PROFILE=dir, it
+// writes a heap profile and a goroutine dump of each target with the
+// streams open (dir/heap-<target>.out, dir/goroutine-<target>.txt).
 func TestStreamMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("AIRGW_STREAM_MEMORY"))
 	if n <= 0 {
@@ -69,6 +71,10 @@ func TestStreamMemory(t *testing.T) {
 	up.Start()
 	defer up.Close()
 	body := strings.Replace(benchBody, `"model"`, `"stream":true,"stream_options":{"include_usage":true},"model"`, 1)
+	if p, _ := strconv.Atoi(os.Getenv("AIRGW_STREAM_MEMORY_PROMPT")); p > 0 {
+		// A longer conversation: the system message padded to p bytes.
+		body = strings.Replace(body, "You are a concise assistant.", strings.Repeat("You are a concise assistant. ", p/29+1)[:p], 1)
+	}
 
 	targets := []struct {
 		name string
@@ -134,6 +140,10 @@ func TestStreamMemory(t *testing.T) {
 					_ = pprof.WriteHeapProfile(f)
 					f.Close()
 				}
+				if f, err := os.Create(filepath.Join(dir, "goroutine-"+tg.name+".txt")); err == nil {
+					_ = pprof.Lookup("goroutine").WriteTo(f, 1)
+					f.Close()
+				}
 			}
 			mu.Lock()
 			close(rel)
@@ -147,22 +157,22 @@ func TestStreamMemory(t *testing.T) {
 				base = m
 			}
 			d := m.sub(base)
-			t.Logf("%s: %d streams: heap in use %d B/stream, stacks %d B/stream, %.1f goroutines/stream over direct (heap %d MiB, stacks %d MiB, %d goroutines)",
-				tg.name, n, d.heap/int64(n), d.stack/int64(n), float64(d.goroutines)/float64(n), m.heap>>20, m.stack>>20, m.goroutines)
+			t.Logf("%s: %d streams: heap in use %d B/stream (live objects %d), stacks %d B/stream, %.1f goroutines/stream over direct (heap %d MiB, stacks %d MiB, %d goroutines)",
+				tg.name, n, d.heap/int64(n), d.alloc/int64(n), d.stack/int64(n), float64(d.goroutines)/float64(n), m.heap>>20, m.stack>>20, m.goroutines)
 		})
 	}
 }
 
-type memFigures struct{ heap, stack, goroutines int64 }
+type memFigures struct{ heap, alloc, stack, goroutines int64 }
 
 func measure() memFigures {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memFigures{int64(ms.HeapInuse), int64(ms.StackInuse), int64(runtime.NumGoroutine())}
+	return memFigures{int64(ms.HeapInuse), int64(ms.HeapAlloc), int64(ms.StackInuse), int64(runtime.NumGoroutine())}
 }
 
 func (m memFigures) sub(o memFigures) memFigures {
-	return memFigures{m.heap - o.heap, m.stack - o.stack, m.goroutines - o.goroutines}
+	return memFigures{m.heap - o.heap, m.alloc - o.alloc, m.stack - o.stack, m.goroutines - o.goroutines}
 }
