@@ -119,7 +119,7 @@ func BenchmarkUpstreamStream(b *testing.B) {
 }
 
 // proxyTo starts the baseline: a bare ReverseProxy in front of upstream.
-func proxyTo(b *testing.B, upstream string) string {
+func proxyTo(b testing.TB, upstream string) string {
 	u, _ := url.Parse(upstream)
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64}
@@ -132,7 +132,7 @@ func proxyTo(b *testing.B, upstream string) string {
 // serveBench runs App.Serve with benchConfig in front of upstream until
 // the benchmark ends, and returns its base URL and a key of team bench
 // with its own budget and limits.
-func serveBench(b *testing.B, upstream string) (base, key string) {
+func serveBench(b testing.TB, upstream string) (base, key string) {
 	dir := b.TempDir()
 	yaml := strings.NewReplacer("@DIR@", filepath.ToSlash(dir), "@UP@", upstream).Replace(benchConfig)
 	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })

@@ -25,7 +25,7 @@ func (g *Gateway) finish(s *state) {
 	if s.err != nil && s.err.Code != llm.CodeClientCancelled {
 		s.Out.WriteError(s.err)
 	}
-	if s.Kind == KindChat && !s.reported && s.target != nil && (len(s.streamed) > 0 || s.ttft > 0) {
+	if s.Kind == KindChat && !s.reported && s.target != nil && (s.delivered > 0 || s.ttft > 0) {
 		s.estimate()
 	}
 	rec := g.record(s)

@@ -378,6 +378,7 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			s.ttft = g.now().Sub(s.start)
 			g.latency.Observe(t.Key(), g.now().Sub(s.attemptStart))
 			g.commit(s, t, reply.Header)
+			s.releasePrompt()
 			if err := writeHeld(); err != nil {
 				return err
 			}
@@ -399,10 +400,10 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 				ev.Usage, ev.Native = nil, nil // re-encode without it
 			}
 		}
-		s.streamed = append(s.streamed, ev.Text...)
-		s.streamed = append(s.streamed, ev.Thinking...)
+		s.deliver(ev.Text)
+		s.deliver(ev.Thinking)
 		for _, tc := range ev.ToolCalls {
-			s.streamed = append(s.streamed, tc.Arguments...)
+			s.deliver(tc.Arguments)
 		}
 		if err := s.Out.WriteEvent(&ev); err != nil {
 			return clientGone(err)
@@ -431,20 +432,33 @@ func upstreamRequestID(h http.Header) string {
 // estimateFrom fills usage from a response whose provider reported none.
 func (s *state) estimateFrom(resp *llm.Response) {
 	for _, ch := range resp.Choices {
-		s.streamed = append(s.streamed, ch.Message.Text()...)
+		s.deliver(ch.Message.Text())
 		for _, tc := range ch.Message.ToolCalls {
-			s.streamed = append(s.streamed, tc.Arguments...)
+			s.deliver(tc.Arguments)
 		}
 	}
 	s.estimate()
 }
 
+// deliver counts text delivered to the client, and keeps it when the
+// record carries the bodies.
+func (s *state) deliver(text string) {
+	s.delivered += len(text)
+	if s.keepBodies {
+		s.streamed = append(s.streamed, text...)
+	}
+}
+
 // estimate prices an unreported usage from the prompt and the delivered
 // text; records priced this way are marked estimated.
 func (s *state) estimate() {
+	in := s.promptTokens
+	if !s.released {
+		in = llm.EstimateInputTokens(s.req)
+	}
 	s.usage = llm.Usage{
-		InputTokens:  llm.EstimateInputTokens(s.req),
-		OutputTokens: int64(llm.EstimateTextTokens(string(s.streamed))),
+		InputTokens:  in,
+		OutputTokens: int64(llm.EstimateLenTokens(s.delivered)),
 	}
 }
 
@@ -465,4 +479,25 @@ func formatUSD(nano int64) string {
 	}
 	b = strconv.AppendUint(b, frac, 10)
 	return string(b)
+}
+
+// releasePrompt drops, once a stream is committed to its target, what only
+// the attempts needed: the client's raw body and the prompt (its messages,
+// tools and the body a provider forwards as is). A stream holds its request
+// for as long as it lasts, and a prompt can be hundreds of KiB; no other
+// attempt follows a committed stream (forward), and what the record still
+// needs of the prompt, its token estimate when the provider reports no
+// usage, is kept as a number. When the record carries the bodies, the raw
+// body stays for it.
+func (s *state) releasePrompt() {
+	if s.released || s.Kind != KindChat {
+		return
+	}
+	s.promptTokens, s.released = llm.EstimateInputTokens(s.req), true
+	// Providers were given their own copy of the request (attempt), so
+	// this one is the request's alone.
+	s.req.Messages, s.req.Tools, s.req.Native, s.req.NativeOnly = nil, nil, nil, nil
+	if !s.keepBodies {
+		s.Body = nil
+	}
 }

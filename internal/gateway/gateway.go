@@ -368,10 +368,19 @@ type state struct {
 
 	attempts []audit.Attempt
 	usage    llm.Usage
-	reported bool   // the provider reported usage
-	streamed []byte // text delivered to the client, for usage estimates
-	ttft     time.Duration
-	err      *llm.Error
+	reported bool // the provider reported usage
+	// delivered counts the bytes of text delivered to the client, for
+	// usage estimates; streamed keeps the text itself only when the record
+	// carries the bodies (keepBodies): a stream lasts, and its text would
+	// otherwise grow with it for nothing.
+	delivered int
+	streamed  []byte
+	// promptTokens is the prompt's token estimate, set when releasePrompt
+	// dropped the prompt itself.
+	promptTokens int64
+	released     bool
+	ttft         time.Duration
+	err          *llm.Error
 	// writeBound removes the write deadline that a request's deadline
 	// sets on a client that stopped reading (forward.go).
 	writeBound func()

@@ -11,12 +11,10 @@ const perMessageTokens = 4
 
 // EstimateTextTokens estimates the tokens of text: one per four bytes,
 // rounded up, and at least one for non-empty text.
-func EstimateTextTokens(text string) int {
-	if text == "" {
-		return 0
-	}
-	return (len(text) + 3) / 4
-}
+func EstimateTextTokens(text string) int { return EstimateLenTokens(len(text)) }
+
+// EstimateLenTokens is EstimateTextTokens for a text of n bytes.
+func EstimateLenTokens(n int) int { return (n + 3) / 4 }
 
 // EstimateInputTokens estimates the prompt tokens of req: its messages'
 // text, tool call arguments and tool definitions, with per-message framing.

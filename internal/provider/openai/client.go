@@ -15,7 +15,6 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,11 +267,14 @@ func (c *Client) post(ctx context.Context, u string, body []byte, stream bool) (
 			sent.Store(true)
 		}
 	}}
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodPost, u, bytes.NewReader(body))
+	rb := &requestBody{b: body}
+	rc, _ := rb.open()
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodPost, u, rc)
 	if err != nil {
 		cancel()
 		return nil, nil, &llm.Error{Code: llm.CodeInternal, Message: "airgw could not build the upstream request", Provider: c.name, Err: err}
 	}
+	hreq.ContentLength, hreq.GetBody = int64(len(body)), rb.open
 	hreq.Header = c.header.Clone()
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
@@ -284,6 +286,7 @@ func (c *Client) post(ctx context.Context, u string, body []byte, stream bool) (
 		cancel()
 		return nil, nil, c.transportError(ctx, err, sent.Load())
 	}
+	rb.release()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBytes))
 		resp.Body.Close()
