@@ -45,6 +45,14 @@ func (r *requestBody) release() {
 	}
 }
 
+// wasRead reports whether a reader reached the end of the body: every
+// byte was handed to the connection, so the provider may have it whole.
+func (r *requestBody) wasRead() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sent
+}
+
 type bodyReader struct {
 	body *requestBody
 	off  int
@@ -60,6 +68,9 @@ func (br *bodyReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, r.b[br.off:])
 	br.off += n
+	// The last byte is out: the transport reads no further than the
+	// Content-Length, so the EOF above may never be asked for.
+	r.sent = r.sent || br.off == len(r.b)
 	return n, nil
 }
 

@@ -284,7 +284,11 @@ func (c *Client) post(ctx context.Context, u string, body []byte, stream bool) (
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		cancel()
-		return nil, nil, c.transportError(ctx, err, sent.Load())
+		// A write error does not mean the provider lacks the request: the
+		// transport may fail a write after every byte of the body reached
+		// the kernel (the provider read it all, then reset), so a body read
+		// to its end counts as sent, and is never sent again (T08).
+		return nil, nil, c.transportError(ctx, err, sent.Load() || rb.wasRead())
 	}
 	rb.release()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
