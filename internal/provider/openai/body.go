@@ -6,6 +6,12 @@ import (
 	"sync"
 )
 
+// releaseMin is the smallest upstream body sent as a requestBody. net/http
+// flushes the headers before a body it does not know to be in memory (an
+// extra write(2) per request), so small bodies, which cost little to keep,
+// go as a bytes.Reader with the headers in one write.
+const releaseMin = 8 << 10
+
 // errBodyReleased is GetBody's answer once the body was released; the
 // transport asks for it only to resend a request that got no response.
 var errBodyReleased = errors.New("openai: request body already released")
@@ -38,6 +44,9 @@ func (r *requestBody) open() (io.ReadCloser, error) {
 // upstream answered before reading all of it is kept, as the transport may
 // still be writing it.
 func (r *requestBody) release() {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sent {
@@ -48,6 +57,9 @@ func (r *requestBody) release() {
 // wasRead reports whether a reader reached the end of the body: every
 // byte was handed to the connection, so the provider may have it whole.
 func (r *requestBody) wasRead() bool {
+	if r == nil {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sent

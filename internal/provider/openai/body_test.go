@@ -74,3 +74,24 @@ func TestStreamRequestBodySentAndReleased(t *testing.T) {
 		t.Errorf("upstream got %d bytes with Content-Length %q, want %d bytes with their length", len(got), cl, len(body))
 	}
 }
+
+// A body read up to its length counts as sent even if nothing asks for
+// its EOF (the transport stops at Content-Length): a write that fails
+// after that may have delivered it whole, so the request must not be sent
+// again. A partly read body does not count; a small body, sent as a
+// bytes.Reader (no requestBody), is judged by the transport alone.
+func TestRequestBodyWasRead(t *testing.T) {
+	rb := &requestBody{b: []byte("hello")}
+	r, _ := rb.open()
+	if _, err := io.ReadAll(io.LimitReader(r, 3)); err != nil || rb.wasRead() {
+		t.Fatalf("after 3 of 5 bytes: wasRead = %v (err %v), want false", rb.wasRead(), err)
+	}
+	if _, err := io.ReadAll(io.LimitReader(r, 2)); err != nil || !rb.wasRead() {
+		t.Errorf("after 5 of 5 bytes, EOF never asked: wasRead = %v (err %v), want true", rb.wasRead(), err)
+	}
+	var none *requestBody
+	none.release()
+	if none.wasRead() {
+		t.Error("a nil requestBody reports itself read")
+	}
+}

@@ -15,6 +15,7 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -267,14 +268,23 @@ func (c *Client) post(ctx context.Context, u string, body []byte, stream bool) (
 			sent.Store(true)
 		}
 	}}
-	rb := &requestBody{b: body}
-	rc, _ := rb.open()
+	// A small body goes as a bytes.Reader, which net/http writes with the
+	// headers in one write(2); a large one (written in several anyway) as
+	// a requestBody, released once the response arrived.
+	var rb *requestBody
+	var rc io.Reader = bytes.NewReader(body)
+	if len(body) >= releaseMin {
+		rb = &requestBody{b: body}
+		rc, _ = rb.open()
+	}
 	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodPost, u, rc)
 	if err != nil {
 		cancel()
 		return nil, nil, &llm.Error{Code: llm.CodeInternal, Message: "airgw could not build the upstream request", Provider: c.name, Err: err}
 	}
-	hreq.ContentLength, hreq.GetBody = int64(len(body)), rb.open
+	if rb != nil {
+		hreq.ContentLength, hreq.GetBody = int64(len(body)), rb.open
+	}
 	hreq.Header = c.header.Clone()
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
