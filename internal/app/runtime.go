@@ -30,6 +30,7 @@ type Warning struct {
 	Message string
 }
 
+// String formats w as "file:line:col: message".
 func (w Warning) String() string { return w.Pos.String() + ": " + w.Message }
 
 // BuildRuntime turns a validated config into the gateway's runtime:

@@ -25,6 +25,7 @@ const (
 	HalfOpen              // one probe is in flight
 )
 
+// String returns the state's name as metrics and the admin API show it.
 func (s State) String() string {
 	switch s {
 	case Open:

@@ -76,6 +76,7 @@ const (
 	Mismatch
 )
 
+// String returns the outcome's name, for logs and tests.
 func (o Outcome) String() string {
 	switch o {
 	case Proceed:
