@@ -189,10 +189,7 @@ func (e *env) keysRevoke(args []string) error {
 		svc, me := a.AdminService()
 		k, err := svc.RevokeKey(ctx, me, pos[0])
 		if err != nil {
-			if errors.Is(err, keys.ErrNotFound) {
-				return fmt.Errorf("no key with id or active name %q; `airgw keys list --all` shows every key", pos[0])
-			}
-			return err
+			return keyError(err, pos[0], hintEveryKey)
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, k)

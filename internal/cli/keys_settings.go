@@ -188,6 +188,20 @@ func adminError(err error) error {
 	return errors.New(msg)
 }
 
+// keyError says that ref named no key, with hint (what lists the keys ref
+// may name), and passes any other error through adminError.
+func keyError(err error, ref, hint string) error {
+	if errors.Is(err, keys.ErrNotFound) {
+		return fmt.Errorf("no key with id or active name %q; %s", ref, hint)
+	}
+	return adminError(err)
+}
+
+const (
+	hintEveryKey   = "`airgw keys list --all` shows every key"
+	hintActiveKeys = "`airgw keys list` shows the active keys"
+)
+
 func (e *env) keysRotate(args []string) error {
 	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
 	var cf configFlags
@@ -204,11 +218,8 @@ func (e *env) keysRotate(args []string) error {
 	return e.withApp(&cf, func(ctx context.Context, a *app.App) error {
 		svc, me := a.AdminService()
 		plain, next, old, err := svc.RotateKey(ctx, me, pos[0], *grace)
-		if errors.Is(err, keys.ErrNotFound) {
-			return fmt.Errorf("no key with id or active name %q; `airgw keys list` shows the active keys", pos[0])
-		}
 		if err != nil {
-			return adminError(err)
+			return keyError(err, pos[0], hintActiveKeys)
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, struct {
@@ -239,11 +250,8 @@ func (e *env) keysSet(args []string) error {
 	return e.withApp(&cf, func(ctx context.Context, a *app.App) error {
 		svc, me := a.AdminService()
 		k, err := svc.Key(ctx, me, pos[0])
-		if errors.Is(err, keys.ErrNotFound) {
-			return fmt.Errorf("no key with id or active name %q; `airgw keys list --all` shows every key", pos[0])
-		}
 		if err != nil {
-			return adminError(err)
+			return keyError(err, pos[0], hintEveryKey)
 		}
 		set := k.Settings
 		if err := sf.apply(fs, &set); err != nil {
