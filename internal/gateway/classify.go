@@ -122,10 +122,8 @@ func (g *Gateway) upstreamError(ctx, actx context.Context, s *state, err error) 
 	case ctx.Err() != nil && context.Cause(ctx) == errTimeout:
 		return &llm.Error{Code: llm.CodeProviderTimeout, Provider: t.Provider, Sent: true, Err: err,
 			Message: "provider `" + t.Provider + "` did not finish within the gateway's request timeout; retry, or ask an operator to raise `routing.timeout` (or `models." + s.route.Name + ".timeout`)"}
-	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown):
-		return shutdownError(s.Out.Written(), err)
 	case ctx.Err() != nil:
-		return cancelled(err)
+		return cancelled(ctx, s.Out.Written(), err)
 	case context.Cause(actx) == errFirstToken:
 		return &llm.Error{Code: llm.CodeProviderTimeout, Provider: t.Provider, Sent: true, Err: errors.Join(errFirstToken, err),
 			Message: "provider `" + t.Provider + "` sent no token within the first-token timeout; retry, or ask an operator to raise `first_token_timeout`"}
@@ -163,8 +161,13 @@ func shutdownError(written bool, err error) *llm.Error {
 		Message: "the gateway shut down while this request was in flight (server.shutdown_timeout passed); send it again"}
 }
 
-// cancelled is the failure of a call whose client went away.
-func cancelled(err error) *llm.Error {
+// cancelled is the failure of a call whose context ended other than by
+// the request's deadline: the gateway's shutdown (shutdownError; written
+// says whether the client's stream had begun), or the client going away.
+func cancelled(ctx context.Context, written bool, err error) *llm.Error {
+	if errors.Is(context.Cause(ctx), ErrShutdown) {
+		return shutdownError(written, err)
+	}
 	return &llm.Error{Code: llm.CodeClientCancelled, Message: "the client cancelled the request", Err: err}
 }
 

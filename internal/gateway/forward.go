@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -75,10 +74,7 @@ func (g *Gateway) forward(ctx context.Context, s *state) error {
 				if context.Cause(ctx) == errTimeout {
 					break
 				}
-				if errors.Is(context.Cause(ctx), ErrShutdown) {
-					return shutdownError(false, err)
-				}
-				return cancelled(err) // the client left during the backoff
+				return cancelled(ctx, false, err) // the client left, or the gateway stops, during the backoff
 			}
 			plan, i, again, expanded = priced(s.route.Order(g.latency)), 0, false, false
 			if len(plan) == 0 {
