@@ -364,7 +364,7 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			return g.upstreamError(ctx, actx, s, err)
 		}
 		if !s.Out.Written() {
-			if nativeOnly(&ev) {
+			if ev.Native != nil && !ev.HasContent() { // only the provider's own bytes
 				held = append(held, ev)
 				continue
 			}
@@ -389,11 +389,10 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 		if ev.Usage != nil {
 			s.usage, s.reported = *ev.Usage, true
 			if !s.req.IncludeUsage {
-				if ev.Text == "" && len(ev.ToolCalls) == 0 && ev.FinishReason == "" && ev.Role == "" &&
-					ev.Thinking == "" && ev.ThinkingSignature == "" {
+				ev.Usage, ev.Native = nil, nil // re-encode without it
+				if !ev.HasContent() {
 					continue // the client did not ask for usage
 				}
-				ev.Usage, ev.Native = nil, nil // re-encode without it
 			}
 		}
 		s.deliver(ev.Text)
@@ -405,14 +404,6 @@ func (g *Gateway) relay(ctx, actx context.Context, cancel context.CancelCauseFun
 			return clientGone(err)
 		}
 	}
-}
-
-// nativeOnly reports whether ev carries nothing airgw models, only the
-// provider's own encoding (relayed to a client of the same dialect).
-func nativeOnly(ev *llm.Event) bool {
-	return ev.Native != nil && ev.Role == "" && ev.Text == "" && len(ev.ToolCalls) == 0 &&
-		ev.Thinking == "" && ev.ThinkingSignature == "" && ev.RedactedThinking == "" &&
-		ev.FinishReason == "" && ev.Usage == nil
 }
 
 // upstreamRequestID is the provider's id for the call, for support tickets.

@@ -337,6 +337,13 @@ type Event struct {
 	Native *Native
 }
 
+// HasContent reports whether e says anything in neutral terms (anything
+// but its ids and its provider's own encoding).
+func (e *Event) HasContent() bool {
+	return e.Role != "" || e.Text != "" || len(e.ToolCalls) > 0 || e.Thinking != "" ||
+		e.ThinkingSignature != "" || e.RedactedThinking != "" || e.FinishReason != "" || e.Usage != nil
+}
+
 // Stream is a streamed response. Next returns io.EOF after the last event of
 // a stream that ended cleanly, and an *Error for one that broke. Close
 // releases the upstream connection and may be called at any time, from the

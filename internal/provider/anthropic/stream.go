@@ -279,7 +279,7 @@ func (s *stream) decode(name string, data []byte) (out llm.Event, emit, stop boo
 		classifyDetail(e, d, s.key)
 		return out, false, false, e
 	}
-	emit = s.native || hasContent(&out)
+	emit = s.native || out.HasContent()
 	if !emit {
 		return out, false, stop, nil
 	}
@@ -288,12 +288,6 @@ func (s *stream) decode(name string, data []byte) (out llm.Event, emit, stop boo
 		out.Native = &llm.Native{Dialect: llm.DialectAnthropic, Endpoint: Endpoint, Body: bytes.Clone(data)}
 	}
 	return out, true, stop, nil
-}
-
-// hasContent reports whether ev says anything in neutral terms.
-func hasContent(ev *llm.Event) bool {
-	return ev.Role != "" || ev.Text != "" || len(ev.ToolCalls) > 0 || ev.Thinking != "" ||
-		ev.ThinkingSignature != "" || ev.RedactedThinking != "" || ev.FinishReason != "" || ev.Usage != nil
 }
 
 func checkUsage(u wire.Usage) error {
